@@ -1,0 +1,240 @@
+"""The command line: `spectrumgen run`. It owns the terminal; the library only logs.
+
+Exit codes: 0 target and quotas met; 2 bad input or configuration; 3 budget spent (or quotas no
+longer reachable) with what was accepted kept; 4 LLM backend unreachable or model missing.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from spectrumgen.dataset import write_run_files
+from spectrumgen.errors import BadInputError, SpectrumgenError
+from spectrumgen.graph.builder import build_graph
+from spectrumgen.graph.context import DEFAULT_DB_URL, DEFAULT_MODEL, RunContext
+from spectrumgen.ledger import Ledger, open_ledger
+from spectrumgen.llm import BACKENDS, backend_for
+from spectrumgen.nodes.finish import COMPLETE
+from spectrumgen.nodes.plan_gaps import new_run_id
+from spectrumgen.specs import DEFAULT_SPEC, load_spec
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_BUDGET, EXIT_BACKEND, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
+DEFAULT_TARGET = 100
+# Typer raises click-style usage errors (its own copy of click in newer releases); BadParameter
+# derives from UsageError in every release, so the class is found from there.
+UsageError: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"
+)
+
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    help="Generate LLM training data that covers its parameter space on purpose.",
+)
+err = Console(stderr=True)
+out = Console()
+
+
+@app.callback()
+def _root() -> None:
+    """spectrumgen: plan coverage gaps, generate in batches, validate, repair, record."""
+
+
+@app.command()
+def run(
+    spec: Annotated[str, typer.Option(help="Built-in spec name or YAML/JSON spec file.")] = (
+        DEFAULT_SPEC
+    ),
+    target: Annotated[
+        int | None, typer.Option(min=1, help=f"Examples wanted (default {DEFAULT_TARGET}).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=50, help="Scenarios per LLM call.")] = 5,
+    backend: Annotated[
+        str | None, typer.Option(help=f"One of: {', '.join(BACKENDS)} (default auto).")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help=f"Model name (default {DEFAULT_MODEL}).")
+    ] = None,
+    base_url: Annotated[str | None, typer.Option(help="LLM server URL.")] = None,
+    db: Annotated[str, typer.Option(help="SQLAlchemy URL of the coverage ledger.")] = (
+        DEFAULT_DB_URL
+    ),
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the dataset files.")] = Path(
+        "spectrumgen-out"
+    ),
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Batches in parallel.")] = 4,
+    max_repairs: Annotated[int, typer.Option(min=0, max=10, help="Repairs per scenario.")] = 2,
+    max_calls: Annotated[int | None, typer.Option(min=1, help="LLM call budget.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for planning and composing.")] = None,
+    resume: Annotated[str | None, typer.Option(help="Continue the run with this id.")] = None,
+    fault_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Scripted backend: share of items broken.")
+    ] = 0.0,
+    call_error_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Scripted backend: share of calls failed.")
+    ] = 0.0,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Generate until the target and every quota are met, or the call budget is spent."""
+    loaded_spec = load_spec(spec)
+    if backend is not None and backend not in BACKENDS:
+        raise BadInputError(f"--backend {backend!r} is not one of {', '.join(BACKENDS)}")
+    ledger = open_ledger(db)
+    settings = _run_settings(ledger, resume, target, backend, model, seed)
+    context = RunContext(
+        spec=spec,
+        backend=settings["backend"],
+        model=settings["model"],
+        base_url=base_url,
+        db_url=db,
+        out_dir=str(out_dir),
+        batch_size=batch_size,
+        concurrency=concurrency,
+        max_repairs=max_repairs,
+        max_calls=max_calls,
+        seed=settings["seed"],
+        fault_rate=fault_rate,
+        call_error_rate=call_error_rate,
+    )
+    resolved = backend_for(context)  # fails fast (exit 4) before anything is written
+    context.backend = resolved.name
+    run_id = resume or new_run_id()
+    ledger.start_run(
+        run_id, loaded_spec, settings["target"], context.seed, resolved.name, resolved.model_name
+    )
+    if resume:
+        write_run_files(ledger, run_id, out_dir)  # files agree with the ledger before appending
+    err.print(
+        f"run {run_id}: {settings['target']} examples of {loaded_spec.name} with "
+        f"{resolved.name} ({resolved.model_name}); resume with --resume {run_id}"
+    )
+    try:
+        final = _stream_run(run_id, settings["target"], context, quiet)
+    except (KeyboardInterrupt, SpectrumgenError) as error:
+        write_run_files(ledger, run_id, out_dir)
+        if isinstance(error, KeyboardInterrupt):
+            err.print(f"interrupted; what was accepted is kept. Resume with --resume {run_id}")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        raise
+    _print_summary(final, out_dir)
+    if final.get("status") != COMPLETE:
+        raise typer.Exit(EXIT_BUDGET)
+
+
+def _run_settings(
+    ledger: Ledger,
+    resume: str | None,
+    target: int | None,
+    backend: str | None,
+    model: str | None,
+    seed: int | None,
+) -> dict[str, Any]:
+    """The run's target, backend, model and seed: from the flags, or fixed by the resumed run."""
+    if resume is None:
+        return {
+            "target": target or DEFAULT_TARGET,
+            "backend": backend or "auto",
+            "model": model or DEFAULT_MODEL,
+            "seed": 0 if seed is None else seed,
+        }
+    stored = ledger.get_run(resume)
+    if stored is None:
+        raise BadInputError(f"--resume {resume}: no such run in the ledger {ledger.url}")
+    given = {"target": target, "backend": backend, "model": model, "seed": seed}
+    kept = {
+        "target": stored.target,
+        "backend": stored.backend,
+        "model": stored.model,
+        "seed": stored.seed,
+    }
+    for name, value in given.items():
+        if (
+            value is not None
+            and value != kept[name]
+            and not (name == "backend" and value == "auto")
+        ):
+            raise BadInputError(
+                f"--{name} {value} differs from run {resume}'s {kept[name]}; a resumed run keeps "
+                f"its {name}"
+            )
+    return kept
+
+
+def _stream_run(run_id: str, target: int, context: RunContext, quiet: bool) -> dict[str, Any]:
+    """Run the graph, feeding the progress bar from the nodes' custom stream events."""
+    graph = build_graph().compile()
+    final: dict[str, Any] = {}
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, disable=quiet, transient=False) as progress:
+        task = progress.add_task("accepted", total=target, detail="")
+        for mode, chunk in graph.stream(
+            {"target": target, "run_id": run_id},
+            context=context,
+            stream_mode=["custom", "values"],
+        ):
+            if mode == "values" and isinstance(chunk, dict):
+                final = chunk
+            elif isinstance(chunk, dict) and chunk.get("event") == "recorded":
+                calls = f"{chunk['llm_calls']}/{chunk['call_budget']} calls"
+                progress.update(
+                    task, completed=chunk["accepted"], detail=f"wave {chunk['wave']}, {calls}"
+                )
+    return final
+
+
+def _print_summary(final: dict[str, Any], out_dir: Path) -> None:
+    manifest = final.get("manifest", {})
+    counts = manifest.get("counts", {})
+    tokens = manifest.get("tokens", {})
+    table = Table(title=f"run {manifest.get('run_id')}: {final.get('status')}", show_header=False)
+    table.add_row("accepted", f"{counts.get('accepted')} / {manifest.get('target')}")
+    table.add_row("LLM calls", f"{manifest.get('llm_calls')} of {manifest.get('call_budget')}")
+    table.add_row("items asked for", str(counts.get("items_requested")))
+    table.add_row(
+        "repairs / rejected attempts",
+        f"{counts.get('repairs')} / {counts.get('rejected_attempts')}",
+    )
+    estimated = " (estimated)" if tokens.get("estimated") else ""
+    table.add_row("tokens", f"{tokens.get('total')}{estimated}")
+    shortfalls = manifest.get("quota", {}).get("shortfalls") or []
+    more = f" (+{len(shortfalls) - 3} more in manifest.json)" if len(shortfalls) > 3 else ""
+    table.add_row("quotas", "met" if not shortfalls else "; ".join(shortfalls[:3]) + more)
+    table.add_row("files", str(out_dir))
+    out.print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: every failure becomes one line on stderr and an exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        result = app(args=args or ["--help"], standalone_mode=False)
+    except typer.Exit as done:
+        return done.exit_code
+    except UsageError as error:
+        message = error.format_message()  # type: ignore[attr-defined]
+        err.print(f"spectrumgen: error: {message}", markup=False, highlight=False, soft_wrap=True)
+        return EXIT_BAD_INPUT
+    except typer.Abort:
+        return EXIT_INTERRUPTED
+    except SpectrumgenError as error:
+        err.print(f"spectrumgen: error: {error}", markup=False, highlight=False, soft_wrap=True)
+        return error.exit_code
+    return int(result or 0) if isinstance(result, int) else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

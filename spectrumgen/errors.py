@@ -1,0 +1,29 @@
+"""Domain errors: each says what went wrong and what to do, and maps to one CLI exit code."""
+
+from __future__ import annotations
+
+
+class SpectrumgenError(Exception):
+    """Base of every error spectrumgen raises on purpose."""
+
+    exit_code = 1
+
+
+class BadInputError(SpectrumgenError):
+    """A spec, a flag or a stored run that cannot be used as given (exit code 2)."""
+
+    exit_code = 2
+
+
+class SpecError(BadInputError):
+    """A spec file that is missing, unreadable or fails validation; the message names the field."""
+
+
+class BackendUnavailableError(SpectrumgenError):
+    """The LLM backend cannot be reached or lacks the model (exit code 4)."""
+
+    exit_code = 4
+
+
+class ReplyParseError(SpectrumgenError):
+    """A model reply from which not a single item could be read."""

@@ -1,0 +1,55 @@
+"""The wiring: plan_gaps -> compose -> generate (fanned out) -> parse -> validate -> repair
+-> record -> plan_gaps again, until the target and quotas are met or the budget is spent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langgraph.graph import END, START, StateGraph
+
+from spectrumgen.graph.context import RunContext
+from spectrumgen.graph.routing import after_planning, after_recording, fan_out_batches
+from spectrumgen.graph.state import GenerationInput, GenerationOutput, GenerationState
+from spectrumgen.nodes.compose import compose
+from spectrumgen.nodes.finish import finish
+from spectrumgen.nodes.generate import make_generate
+from spectrumgen.nodes.parse import parse
+from spectrumgen.nodes.plan_gaps import plan_gaps
+from spectrumgen.nodes.record import record
+from spectrumgen.nodes.repair import repair
+from spectrumgen.nodes.validate import validate
+from spectrumgen.schemas.batch import BatchTask
+
+
+def build_graph(chat_model: BaseChatModel | None = None) -> StateGraph[Any, Any, Any, Any]:
+    """The uncompiled generation graph; compile it with your own checkpointer, or embed it.
+
+    Args:
+        chat_model: a LangChain chat model to use instead of the backend the context names.
+    """
+    graph = StateGraph(
+        GenerationState,
+        context_schema=RunContext,
+        input_schema=GenerationInput,
+        output_schema=GenerationOutput,
+    )
+    graph.add_node("plan_gaps", plan_gaps)
+    graph.add_node("compose", compose)
+    graph.add_node("generate", make_generate(chat_model), input_schema=BatchTask)
+    graph.add_node("parse", parse)
+    graph.add_node("validate", validate)
+    graph.add_node("repair", repair)
+    graph.add_node("record", record)
+    graph.add_node("finish", finish)
+
+    graph.add_edge(START, "plan_gaps")
+    graph.add_conditional_edges("plan_gaps", after_planning)
+    graph.add_conditional_edges("compose", fan_out_batches, ["generate"])
+    graph.add_edge("generate", "parse")
+    graph.add_edge("parse", "validate")
+    graph.add_edge("validate", "repair")
+    graph.add_edge("repair", "record")
+    graph.add_conditional_edges("record", after_recording)
+    graph.add_edge("finish", END)
+    return graph

@@ -1,0 +1,89 @@
+"""The run's knobs: one context schema, shown by LangGraph Studio as a form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+DEFAULT_DB_URL = "sqlite:///spectrumgen.db"
+DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434"
+DEFAULT_MODEL = "qwen3:8b"
+
+
+@dataclass(kw_only=True)
+class RunContext:
+    """How a run generates: backend, model, batching, budgets and where results go."""
+
+    spec: str = field(
+        default="emotional_authenticity",
+        metadata={"description": "Built-in spec name or path to a YAML/JSON spec file."},
+    )
+    backend: str = field(
+        default="auto",
+        metadata={"description": "auto, ollama, embedded, openai or scripted."},
+    )
+    model: str = field(
+        default=DEFAULT_MODEL, metadata={"description": "Model name for the backend."}
+    )
+    base_url: str | None = field(
+        default=None,
+        metadata={"description": "Server URL (Ollama: OLLAMA_HOST or http://127.0.0.1:11434)."},
+    )
+    db_url: str = field(
+        default=DEFAULT_DB_URL,
+        metadata={"description": "SQLAlchemy URL of the coverage ledger."},
+    )
+    out_dir: str | None = field(
+        default=None,
+        metadata={"description": "Folder for examples.jsonl, rejected.jsonl and manifest.json."},
+    )
+    batch_size: int = field(
+        default=5, metadata={"description": "Scenarios per LLM call (the seed's 1:5 batching)."}
+    )
+    concurrency: int = field(
+        default=4, metadata={"description": "Batches generated in parallel per wave."}
+    )
+    max_repairs: int = field(
+        default=2,
+        metadata={
+            "description": "Times a failing scenario is sent back before it is "
+            "given up and its cell planned again."
+        },
+    )
+    max_calls: int | None = field(
+        default=None,
+        metadata={"description": "LLM call budget for the run (default: 3 x batches needed + 10)."},
+    )
+    seed: int = field(default=0, metadata={"description": "Seed for planning and composing."})
+    fault_rate: float = field(
+        default=0.0,
+        metadata={"description": "Scripted backend only: share of items it breaks on purpose."},
+    )
+    call_error_rate: float = field(
+        default=0.0,
+        metadata={"description": "Scripted backend only: share of calls it fails on purpose."},
+    )
+    request_timeout: float = field(
+        default=300.0, metadata={"description": "Seconds an LLM call may take."}
+    )
+
+    def call_budget(self, target: int) -> int:
+        """The LLM call budget: the configured one, or three times the batches a target needs."""
+        if self.max_calls is not None:
+            return self.max_calls
+        return 3 * -(-target // self.batch_size) + 10
+
+
+def context_from(value: Any) -> RunContext:
+    """The RunContext of a node's runtime; a host graph's own context falls back to defaults.
+
+    Fields the host's context shares by name (a dataclass or a dict) are taken over, so a
+    host can set `db_url` or `backend` without knowing spectrumgen's class.
+    """
+    if isinstance(value, RunContext):
+        return value
+    if value is None:
+        return RunContext()
+    known = {f.name for f in fields(RunContext)}
+    source = value if isinstance(value, dict) else vars(value) if hasattr(value, "__dict__") else {}
+    return RunContext(**{k: v for k, v in source.items() if k in known})

@@ -1,0 +1,353 @@
+"""The ledger: every read and write the graph makes against the coverage database.
+
+Writes happen in one transaction per batch and are idempotent on the batch id, so a batch
+replayed after a crash is never recorded twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from spectrumgen.errors import BadInputError
+from spectrumgen.ledger.tables import (
+    Base,
+    Batch,
+    Example,
+    ParameterCoverage,
+    Rejection,
+    Run,
+    utc_now,
+)
+from spectrumgen.schemas.batch import Outcome, RawReply, RejectedRecord
+from spectrumgen.schemas.example import ExampleRecord
+from spectrumgen.schemas.spec import AXIS_NAMES, Spec
+
+CellKey = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """Totals of one run, summed from its batches, examples and rejections."""
+
+    llm_calls: int
+    items_requested: int
+    repair_items: int
+    accepted: int
+    rejected: int
+    prompt_tokens: int
+    completion_tokens: int
+    tokens_estimated: bool
+    llm_seconds: float
+
+
+class Ledger:
+    """Access to one ledger database (any SQLAlchemy URL)."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            self.engine: Engine = create_engine(url, pool_pre_ping=True)
+        except (ArgumentError, NoSuchModuleError, ImportError) as error:
+            raise BadInputError(f"ledger URL {url!r} is not usable: {error}") from None
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _tune_sqlite)
+        try:
+            Base.metadata.create_all(self.engine)
+        except OperationalError as error:
+            reason = str(error.orig).splitlines()[0] if error.orig else str(error)
+            raise BadInputError(f"ledger {url!r} cannot be opened: {reason}") from None
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.url = url
+
+    # --- runs -------------------------------------------------------------------------------
+
+    def start_run(
+        self, run_id: str, spec: Spec, target: int, seed: int, backend: str, model: str
+    ) -> Run:
+        """Create the run, or return it when it exists with the same spec.
+
+        Raises:
+            BadInputError: the run exists with another spec.
+        """
+        with self.sessions.begin() as session:
+            run = session.get(Run, run_id)
+            if run is None:
+                run = Run(
+                    run_id=run_id,
+                    spec_name=spec.name,
+                    spec_hash=spec.content_hash(),
+                    target=target,
+                    seed=seed,
+                    backend=backend,
+                    model=model,
+                )
+                session.add(run)
+            elif run.spec_hash != spec.content_hash():
+                raise BadInputError(
+                    f"run {run_id} was made with spec {run.spec_name} ({run.spec_hash}); "
+                    f"the spec given now ({spec.name}, {spec.content_hash()}) differs"
+                )
+            return run
+
+    def get_run(self, run_id: str) -> Run | None:
+        """The run, or None."""
+        with self.sessions() as session:
+            return session.get(Run, run_id)
+
+    def set_status(self, run_id: str, status: str) -> None:
+        """Mark the run complete, budget_spent, failed..."""
+        with self.sessions.begin() as session:
+            session.execute(
+                update(Run).where(Run.run_id == run_id).values(status=status, updated_at=utc_now())
+            )
+
+    def reserve_scenario_ids(self, run_id: str, count: int) -> list[int]:
+        """Take `count` scenario sequence numbers of the run that nobody else will get."""
+        with self.sessions.begin() as session:
+            run = session.execute(
+                select(Run).where(Run.run_id == run_id).with_for_update()
+            ).scalar_one()
+            first = run.next_scenario_seq
+            run.next_scenario_seq = first + count
+            return list(range(first, first + count))
+
+    # --- reads for planning and validation --------------------------------------------------
+
+    def coverage_counts(self, spec_name: str) -> dict[CellKey, int]:
+        """Accepted examples per cell of a spec, across all runs."""
+        with self.sessions() as session:
+            rows = session.execute(
+                select(
+                    ParameterCoverage.capacity_level,
+                    ParameterCoverage.authenticity_target,
+                    ParameterCoverage.complexity_type,
+                    ParameterCoverage.generated_count,
+                ).where(ParameterCoverage.spec_name == spec_name)
+            )
+            return {(c, a, x): n for c, a, x, n in rows}
+
+    def accepted_rows(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's accepted examples as quota rows: the three axes and the score."""
+        with self.sessions() as session:
+            rows = session.execute(
+                select(
+                    Example.capacity_level,
+                    Example.authenticity_target,
+                    Example.complexity_type,
+                    Example.authenticity_score,
+                ).where(Example.run_id == run_id)
+            )
+            return [
+                dict(zip((*AXIS_NAMES, "authenticity_score"), row, strict=True)) for row in rows
+            ]
+
+    def accepted_responses(self, run_id: str) -> dict[str, str]:
+        """Scenario id to response text of the run's accepted examples (for near-duplicates)."""
+        with self.sessions() as session:
+            rows = session.execute(
+                select(Example.scenario_id, Example.response).where(Example.run_id == run_id)
+            )
+            return {scenario_id: response for scenario_id, response in rows}
+
+    def run_stats(self, run_id: str) -> RunStats:
+        """Totals of the run, summed from its batches."""
+        with self.sessions() as session:
+            row = session.execute(
+                select(
+                    func.count(),
+                    func.coalesce(func.sum(Batch.items_requested), 0),
+                    func.coalesce(func.sum(Batch.repair_items), 0),
+                    func.coalesce(func.sum(Batch.prompt_tokens), 0),
+                    func.coalesce(func.sum(Batch.completion_tokens), 0),
+                    func.coalesce(func.max(Batch.tokens_estimated), False),
+                    func.coalesce(func.sum(Batch.seconds), 0.0),
+                ).where(Batch.run_id == run_id)
+            ).one()
+            accepted = session.scalar(
+                select(func.count()).select_from(Example).where(Example.run_id == run_id)
+            )
+            rejected = session.scalar(
+                select(func.count()).select_from(Rejection).where(Rejection.run_id == run_id)
+            )
+        calls, requested, repairs, prompt, completion, estimated, seconds = row
+        return RunStats(
+            llm_calls=int(calls),
+            items_requested=int(requested),
+            repair_items=int(repairs),
+            accepted=int(accepted or 0),
+            rejected=int(rejected or 0),
+            prompt_tokens=int(prompt),
+            completion_tokens=int(completion),
+            tokens_estimated=bool(estimated),
+            llm_seconds=float(seconds),
+        )
+
+    def run_models(self, run_id: str) -> list[dict[str, str]]:
+        """Each backend and model that answered a batch of the run."""
+        with self.sessions() as session:
+            rows = session.execute(
+                select(Batch.backend, Batch.model).where(Batch.run_id == run_id).distinct()
+            )
+            return [{"backend": backend, "model": model} for backend, model in rows]
+
+    def examples(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's accepted examples as records, in the order they were accepted."""
+        fields = list(ExampleRecord.model_fields)
+        with self.sessions() as session:
+            rows = session.scalars(
+                select(Example)
+                .where(Example.run_id == run_id)
+                .order_by(Example.created_at, Example.scenario_id)
+            )
+            return [
+                {name: (row.spec_name if name == "spec" else getattr(row, name)) for name in fields}
+                for row in rows
+            ]
+
+    def rejections(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's failed attempts and why each failed."""
+        with self.sessions() as session:
+            rows = session.scalars(
+                select(Rejection).where(Rejection.run_id == run_id).order_by(Rejection.id)
+            )
+            return [
+                RejectedRecord(
+                    run_id=row.run_id,
+                    scenario_id=row.scenario_id,
+                    batch_id=row.batch_id,
+                    attempt=row.attempt,
+                    capacity_level=row.capacity_level,
+                    authenticity_target=row.authenticity_target,
+                    complexity_type=row.complexity_type,
+                    reasons=json.loads(row.reasons),
+                    item=json.loads(row.item_json) if row.item_json else None,
+                    model=row.model,
+                    backend=row.backend,
+                ).model_dump()
+                for row in rows
+            ]
+
+    # --- the one write of a batch -----------------------------------------------------------
+
+    def record_batch(
+        self,
+        run_id: str,
+        spec_name: str,
+        reply: RawReply,
+        outcomes: Sequence[Outcome],
+        records: Iterable[ExampleRecord],
+    ) -> bool:
+        """Write a batch, its accepted examples, its rejections and the coverage, atomically.
+
+        Returns:
+            False when the batch was already recorded (a replay), True otherwise.
+        """
+        try:
+            with self.sessions.begin() as session:
+                if session.get(Batch, (run_id, reply.batch_id)) is not None:
+                    return False
+                accepted = [o for o in outcomes if o.accepted]
+                session.add(
+                    Batch(
+                        run_id=run_id,
+                        batch_id=reply.batch_id,
+                        wave=reply.wave,
+                        items_requested=len(reply.scenarios),
+                        repair_items=sum(1 for s in reply.scenarios if s.attempt > 1),
+                        accepted=len(accepted),
+                        rejected=len(outcomes) - len(accepted),
+                        prompt_tokens=reply.prompt_tokens,
+                        completion_tokens=reply.completion_tokens,
+                        tokens_estimated=reply.tokens_estimated,
+                        model=reply.model,
+                        backend=reply.backend,
+                        error=reply.error,
+                        seconds=reply.seconds,
+                    )
+                )
+                for record in records:
+                    if self._insert_example(session, record, reply.batch_id):
+                        self._count_coverage(session, spec_name, record)
+                for outcome in outcomes:
+                    if not outcome.accepted:
+                        session.add(_rejection_row(run_id, outcome))
+                session.flush()
+            return True
+        except IntegrityError:
+            # Another worker or an earlier replay recorded this batch first.
+            return False
+
+    def _insert_example(self, session: Session, record: ExampleRecord, batch_id: str) -> bool:
+        values = record.model_dump()
+        values["spec_name"] = values.pop("spec")
+        values["batch_id"] = batch_id
+        statement = _dialect_insert(session, Example).values(**values)
+        result = session.execute(statement.on_conflict_do_nothing())
+        return bool(getattr(result, "rowcount", 0))
+
+    def _count_coverage(self, session: Session, spec_name: str, record: ExampleRecord) -> None:
+        now = utc_now()
+        statement = _dialect_insert(session, ParameterCoverage).values(
+            spec_name=spec_name,
+            capacity_level=record.capacity_level,
+            authenticity_target=record.authenticity_target,
+            complexity_type=record.complexity_type,
+            generated_count=1,
+            first_generated=now,
+            last_generated=now,
+        )
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[
+                    "spec_name",
+                    "capacity_level",
+                    "authenticity_target",
+                    "complexity_type",
+                ],
+                set_={
+                    "generated_count": ParameterCoverage.generated_count + 1,
+                    "last_generated": now,
+                },
+            )
+        )
+
+
+def _dialect_insert(session: Session, table: type[Base]) -> Any:
+    name = session.get_bind().dialect.name
+    if name == "sqlite":
+        return sqlite.insert(table)
+    if name == "postgresql":
+        return postgresql.insert(table)
+    raise BadInputError(f"ledger dialect {name!r} is not supported; use SQLite or PostgreSQL")
+
+
+def _rejection_row(run_id: str, outcome: Outcome) -> Rejection:
+    record = RejectedRecord.from_outcome(run_id, outcome)
+    values = record.model_dump(exclude={"reasons", "item"})
+    return Rejection(
+        **values,
+        reasons=json.dumps(record.reasons),
+        item_json=record.item.model_dump_json() if record.item else None,
+    )
+
+
+def _tune_sqlite(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+@lru_cache(maxsize=8)
+def open_ledger(url: str) -> Ledger:
+    """One Ledger (and connection pool) per URL per process."""
+    return Ledger(url)

@@ -1,0 +1,38 @@
+"""What every node needs from its runtime: the run's context, its spec, the ledger and a writer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from spectrumgen.graph.context import RunContext, context_from
+from spectrumgen.ledger import Ledger, open_ledger
+from spectrumgen.schemas.spec import Spec
+from spectrumgen.specs import load_spec
+
+
+@dataclass(frozen=True)
+class NodeParts:
+    """The resolved pieces of a node's runtime."""
+
+    context: RunContext
+    spec: Spec
+    ledger: Ledger
+    emit: Callable[[dict[str, Any]], None]
+
+
+def node_parts(runtime: Runtime[Any] | None) -> NodeParts:
+    """Resolve a runtime; a host graph's context (or none) falls back to spectrumgen's defaults."""
+    context = context_from(runtime.context if runtime is not None else None)
+    writer = runtime.stream_writer if runtime is not None else None
+
+    def emit(event: dict[str, Any]) -> None:
+        if writer is not None:
+            writer({"source": "spectrumgen", **event})
+
+    return NodeParts(
+        context=context, spec=load_spec(context.spec), ledger=open_ledger(context.db_url), emit=emit
+    )

@@ -1,0 +1,70 @@
+"""compose: turn planned cells into concrete scenarios and group the wave into batches.
+
+Numbers are drawn inside each bucket's range with an RNG seeded by the run's seed, its id and
+the scenario's sequence number, so a scenario is the same whenever it is composed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from spectrumgen.graph.state import GenerationState
+from spectrumgen.nodes.common import node_parts
+from spectrumgen.schemas.batch import BatchTask
+from spectrumgen.schemas.scenario import Cell, Scenario
+from spectrumgen.schemas.spec import Spec
+
+
+def compose(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
+    """Make scenarios for the planned cells and split the wave into batches of `batch_size`."""
+    parts = node_parts(runtime)
+    run_id, wave = state["run_id"], int(state["wave"])
+    cells = [Cell.model_validate(c) for c in state.get("planned_cells", [])]
+    sequence = parts.ledger.reserve_scenario_ids(run_id, len(cells)) if cells else []
+    seed = parts.context.seed
+    fresh = [
+        compose_scenario(
+            parts.spec, cell, f"s{number:05d}", random.Random(f"{seed}|{run_id}|{number}")
+        )
+        for cell, number in zip(cells, sequence, strict=True)
+    ]
+    repairs = [Scenario.model_validate(s) for s in state.get("wave_repairs", [])]
+    scenarios = [*repairs, *fresh]
+    size = max(1, parts.context.batch_size)
+    batches = [
+        BatchTask(batch_id=batch_id(run_id, chunk), wave=wave, scenarios=chunk)
+        for chunk in (scenarios[i : i + size] for i in range(0, len(scenarios), size))
+    ]
+    return {"batches": [b.model_dump() for b in batches]}
+
+
+def compose_scenario(spec: Spec, cell: Cell, scenario_id: str, rng: random.Random) -> Scenario:
+    """Draw a cell's numbers; derive support_needed and the support ceiling by the spec's rules."""
+    capacity = spec.capacity(cell.capacity_level)
+    target = spec.authenticity(cell.authenticity_target)
+    rule = spec.support_rule
+    effective_capacity = round(rng.uniform(capacity.range.low, capacity.range.high), 1)
+    needed = effective_capacity + rng.uniform(target.support_offset.low, target.support_offset.high)
+    support_needed = round(min(rule.maximum, max(target.support_floor, needed, 0.0)), 1)
+    return Scenario(
+        scenario_id=scenario_id,
+        capacity_level=cell.capacity_level,
+        authenticity_target=cell.authenticity_target,
+        complexity_type=cell.complexity_type,
+        effective_capacity=effective_capacity,
+        authenticity_score=round(rng.uniform(target.range.low, target.range.high), 2),
+        authenticity_low=target.range.low,
+        authenticity_high=target.range.high,
+        support_needed=support_needed,
+        support_ceiling=rule.ceiling(effective_capacity),
+    )
+
+
+def batch_id(run_id: str, scenarios: list[Scenario]) -> str:
+    """A stable id from the run and its scenarios' ids and attempts, so replays are recognised."""
+    key = run_id + "|" + ",".join(f"{s.scenario_id}#{s.attempt}" for s in scenarios)
+    return "b" + hashlib.sha256(key.encode()).hexdigest()[:15]

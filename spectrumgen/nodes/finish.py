@@ -1,0 +1,126 @@
+"""finish: settle the run's status, write its manifest, and rewrite its files from the ledger."""
+
+from __future__ import annotations
+
+import time
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from spectrumgen.dataset import EXAMPLES_FILE, MANIFEST_FILE, REJECTED_FILE, write_run_files
+from spectrumgen.graph.context import RunContext
+from spectrumgen.graph.state import GenerationState
+from spectrumgen.ledger import Ledger
+from spectrumgen.nodes.common import node_parts
+from spectrumgen.quotas import evaluate
+from spectrumgen.schemas.spec import Spec
+
+COMPLETE, BUDGET_SPENT, QUOTAS_UNMET = "complete", "budget_spent", "quotas_unmet"
+
+
+def finish(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
+    """End the run: complete, budget spent, or quotas that can no longer be met."""
+    parts = node_parts(runtime)
+    run_id, target = state["run_id"], int(state["target"])
+    report = evaluate(parts.spec, target, parts.ledger.accepted_rows(run_id))
+    calls = parts.ledger.run_stats(run_id).llm_calls
+    budget = int(state.get("call_budget") or parts.context.call_budget(target))
+    if report.met:
+        status = COMPLETE
+    elif calls >= budget:
+        status = BUDGET_SPENT
+    else:
+        status = QUOTAS_UNMET
+    parts.ledger.set_status(run_id, status)
+    manifest = build_manifest(
+        parts.ledger,
+        parts.spec,
+        parts.context,
+        run_id,
+        target,
+        status,
+        budget,
+        seconds=time.time() - float(state.get("started_at") or time.time()),
+    )
+    if parts.context.out_dir:
+        write_run_files(parts.ledger, run_id, parts.context.out_dir, manifest)
+    parts.emit({"event": "finished", "run_id": run_id, "status": status})
+    return {"status": status, "quota": report.model_dump(), "manifest": manifest}
+
+
+def build_manifest(
+    ledger: Ledger,
+    spec: Spec,
+    context: RunContext,
+    run_id: str,
+    target: int,
+    status: str,
+    call_budget: int,
+    seconds: float,
+) -> dict[str, Any]:
+    """Everything needed to know how a run's data came to be."""
+    stats = ledger.run_stats(run_id)
+    report = evaluate(spec, target, ledger.accepted_rows(run_id))
+    tokens = stats.prompt_tokens + stats.completion_tokens
+    return {
+        "run_id": run_id,
+        "status": status,
+        "spectrumgen_version": _version(),
+        "spec": {
+            "name": spec.name,
+            "version": spec.version,
+            "hash": spec.content_hash(),
+            "source": context.spec,
+        },
+        "backend": context.backend,
+        "models": ledger.run_models(run_id),
+        "target": target,
+        "counts": {
+            "accepted": stats.accepted,
+            "rejected_attempts": stats.rejected,
+            "items_requested": stats.items_requested,
+            "repairs": stats.repair_items,
+        },
+        "llm_calls": stats.llm_calls,
+        "call_budget": call_budget,
+        "tokens": {
+            "prompt": stats.prompt_tokens,
+            "completion": stats.completion_tokens,
+            "total": tokens,
+            "estimated": stats.tokens_estimated,
+            "per_accepted_example": round(tokens / stats.accepted, 1) if stats.accepted else None,
+        },
+        "seconds": {"wall": round(seconds, 3), "llm": round(stats.llm_seconds, 3)},
+        "quota": {
+            "met": report.met,
+            "shortfalls": report.shortfalls,
+            "required": report.required,
+            "actual": report.actual,
+        },
+        "settings": {
+            "batch_size": context.batch_size,
+            "concurrency": context.concurrency,
+            "max_repairs": context.max_repairs,
+            "seed": context.seed,
+            "db_url": _redact(context.db_url),
+        },
+        "files": {"examples": EXAMPLES_FILE, "rejected": REJECTED_FILE, "manifest": MANIFEST_FILE},
+    }
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a database URL."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparsable URL)"
+
+
+def _version() -> str:
+    try:
+        return version("spectrumgen")
+    except PackageNotFoundError:
+        return "unknown"

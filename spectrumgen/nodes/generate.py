@@ -1,0 +1,76 @@
+"""generate: ONE LLM call for a batch of scenarios, the shared rules stated once.
+
+Runs once per batch, fanned out with `Send`. A call that fails is not fatal: its scenarios come
+back as failures for repair. Only an unreachable backend stops the run (BackendUnavailableError).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langgraph.runtime import Runtime
+
+from spectrumgen.errors import BackendUnavailableError
+from spectrumgen.llm import Backend, backend_for, call_batch
+from spectrumgen.nodes.common import node_parts
+from spectrumgen.schemas.batch import BatchTask, RawReply
+from spectrumgen.schemas.prompts import system_prompt, user_prompt
+
+
+def make_generate(chat_model: BaseChatModel | None = None) -> Callable[..., dict[str, Any]]:
+    """The generate node; `chat_model` replaces the context's backend when given."""
+
+    def generate(task: dict[str, Any], runtime: Runtime[Any]) -> dict[str, Any]:
+        """Ask the model for one batch and keep its raw reply (or the error) for parse."""
+        parts = node_parts(runtime)
+        batch = BatchTask.model_validate(task)
+        backend = (
+            Backend("custom", _model_name(chat_model), chat_model)
+            if chat_model is not None
+            else backend_for(parts.context)
+        )
+        system = system_prompt(parts.spec, batch.scenarios)
+        user = user_prompt(batch.scenarios)
+        reply = RawReply(
+            batch_id=batch.batch_id,
+            wave=batch.wave,
+            scenarios=batch.scenarios,
+            model=backend.model_name,
+            backend=backend.name,
+        )
+        try:
+            answer = call_batch(backend, system, user)
+        except BackendUnavailableError:
+            raise
+        except Exception as error:  # a failed call is repaired like a failed item
+            reply.error = f"{type(error).__name__}: {error}"
+        else:
+            reply.text = answer.text
+            reply.prompt_tokens = answer.prompt_tokens
+            reply.completion_tokens = answer.completion_tokens
+            reply.tokens_estimated = answer.tokens_estimated
+            reply.seconds = answer.seconds
+        parts.emit(
+            {
+                "event": "batch_generated",
+                "batch_id": batch.batch_id,
+                "wave": batch.wave,
+                "items": len(batch.scenarios),
+                "error": reply.error,
+                "prompt_tokens": reply.prompt_tokens,
+                "completion_tokens": reply.completion_tokens,
+            }
+        )
+        return {"replies": [reply.model_dump()]}
+
+    return generate
+
+
+def _model_name(chat_model: BaseChatModel) -> str:
+    for attribute in ("model_name", "model"):
+        value = getattr(chat_model, attribute, None)
+        if isinstance(value, str) and value:
+            return value
+    return type(chat_model).__name__

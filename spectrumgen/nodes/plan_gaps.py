@@ -1,0 +1,146 @@
+"""plan_gaps: decide which cells the next wave of batches must fill.
+
+Every bucket of every axis has a quota for the run (see `spectrumgen.quotas`); what the run has
+accepted, plus what waits for repair, is subtracted to give what is still needed. Cells are then
+picked one at a time among those whose three buckets are all still needed: the cell with the
+fewest examples in the ledger across all runs first (so gaps fill before anything repeats), then
+the cell whose buckets need the most, then a seeded coin. Scenarios waiting for repair go first.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from spectrumgen.graph.state import GenerationState
+from spectrumgen.nodes.common import node_parts
+from spectrumgen.quotas import allocate
+from spectrumgen.schemas.scenario import Cell, Scenario
+from spectrumgen.schemas.spec import AXIS_NAMES
+
+CellKey = tuple[str, str, str]
+
+
+def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
+    """Plan the next wave: repairs first, then the least-covered cells that quotas still need."""
+    parts = node_parts(runtime)
+    context, spec, ledger = parts.context, parts.spec, parts.ledger
+    target = int(state.get("target") or 0)
+    run_id = state.get("run_id") or new_run_id()
+    ledger.start_run(run_id, spec, target, context.seed, context.backend, context.model)
+
+    accepted = ledger.accepted_rows(run_id)
+    calls_used = ledger.run_stats(run_id).llm_calls
+    budget = context.call_budget(target)
+    repair_queue = [Scenario.model_validate(s) for s in state.get("repair_queue", [])]
+    remaining = target - len(accepted)
+    slots = max(
+        0,
+        min(
+            remaining,
+            (budget - calls_used) * context.batch_size,
+            context.concurrency * context.batch_size,
+        ),
+    )
+
+    wave_repairs, waiting = repair_queue[:slots], repair_queue[slots:]
+    need = still_needed(
+        allocate(spec, target), [*accepted, *(r.model_dump() for r in repair_queue)]
+    )
+    new_count = max(0, min(slots - len(wave_repairs), remaining - len(repair_queue)))
+    wave = int(state.get("wave", 0)) + 1
+    rng = random.Random(f"{context.seed}|{run_id}|plan|{wave}")
+    preferred = [Cell.model_validate(c) for c in state.get("replan_cells", [])]
+    cells = choose_cells(need, ledger.coverage_counts(spec.name), new_count, preferred, rng)
+
+    parts.emit(
+        {
+            "event": "wave_planned",
+            "run_id": run_id,
+            "wave": wave,
+            "new": len(cells),
+            "repairs": len(wave_repairs),
+            "accepted": len(accepted),
+            "target": target,
+            "llm_calls": calls_used,
+            "call_budget": budget,
+        }
+    )
+    return {
+        "run_id": run_id,
+        "target": target,
+        "started_at": state.get("started_at") or time.time(),
+        "wave": wave,
+        "planned_cells": [c.model_dump() for c in cells],
+        "wave_repairs": [r.model_dump() for r in wave_repairs],
+        "repair_queue": [r.model_dump() for r in waiting],
+        "replan_cells": [],
+        "llm_calls": calls_used,
+        "call_budget": budget,
+        "replies": None,
+    }
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id."""
+    return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def still_needed(
+    required: Mapping[str, Mapping[str, int]], taken: Sequence[Mapping[str, Any]]
+) -> dict[str, dict[str, int]]:
+    """Quota per bucket minus what the taken rows (accepted or in flight) already hold."""
+    need = {axis: dict(buckets) for axis, buckets in required.items()}
+    for row in taken:
+        for axis in AXIS_NAMES:
+            need[axis][str(row[axis])] -= 1
+    return need
+
+
+def choose_cells(
+    need: dict[str, dict[str, int]],
+    coverage: Mapping[CellKey, int],
+    count: int,
+    preferred: Sequence[Cell],
+    rng: random.Random,
+) -> list[Cell]:
+    """Pick `count` cells under the per-axis needs, least covered first (see module docstring)."""
+    counts: dict[tuple[str, ...], int] = {key: n for key, n in coverage.items()}
+    wanted = list(preferred)
+    chosen: list[Cell] = []
+    for _ in range(count):
+        open_buckets = [[b for b, n in need[axis].items() if n > 0] for axis in AXIS_NAMES]
+        if not all(open_buckets):
+            break
+        cell = next((c for c in wanted if _fits(c, need)), None)
+        if cell is not None:
+            wanted.remove(cell)
+        else:
+            key = min(
+                itertools.product(*open_buckets),
+                key=lambda k: (
+                    counts.get(k, 0),
+                    -need["capacity_level"][k[0]]
+                    * need["authenticity_target"][k[1]]
+                    * need["complexity_type"][k[2]],
+                    rng.random(),
+                ),
+            )
+            cell = Cell(capacity_level=key[0], authenticity_target=key[1], complexity_type=key[2])
+        for axis, bucket in zip(AXIS_NAMES, cell.key(), strict=True):
+            need[axis][bucket] -= 1
+        counts[cell.key()] = counts.get(cell.key(), 0) + 1
+        chosen.append(cell)
+    return chosen
+
+
+def _fits(cell: Cell, need: dict[str, dict[str, int]]) -> bool:
+    return all(
+        need[axis].get(bucket, 0) > 0 for axis, bucket in zip(AXIS_NAMES, cell.key(), strict=True)
+    )

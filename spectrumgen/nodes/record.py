@@ -1,0 +1,68 @@
+"""record: write each batch's accepted examples and rejected attempts, one transaction per batch.
+
+The ledger is written first; the dataset files get the batch appended only once its transaction
+committed. Then the run's standing against its quotas is read back from the ledger.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from spectrumgen.dataset import EXAMPLES_FILE, REJECTED_FILE, append_lines
+from spectrumgen.graph.state import GenerationState
+from spectrumgen.nodes.common import node_parts
+from spectrumgen.quotas import evaluate
+from spectrumgen.schemas.batch import Outcome, RawReply, RejectedRecord
+from spectrumgen.schemas.example import ExampleRecord
+
+
+def record(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
+    """Commit every batch of the wave, append the files, and report the quota status."""
+    parts = node_parts(runtime)
+    spec, ledger, run_id = parts.spec, parts.ledger, state["run_id"]
+    by_batch: dict[str, list[Outcome]] = defaultdict(list)
+    for raw in state.get("outcomes", []):
+        outcome = Outcome.model_validate(raw)
+        by_batch[outcome.batch_id].append(outcome)
+
+    out_dir = Path(parts.context.out_dir) if parts.context.out_dir else None
+    for raw in state.get("replies", []):
+        reply = RawReply.model_validate(raw)
+        outcomes = by_batch[reply.batch_id]
+        records = [
+            ExampleRecord.build(
+                run_id=run_id,
+                spec=spec.name,
+                scenario=o.scenario,
+                item=o.item,
+                model=o.model,
+                backend=o.backend,
+            )
+            for o in outcomes
+            if o.accepted and o.item is not None
+        ]
+        written = ledger.record_batch(run_id, spec.name, reply, outcomes, records)
+        if written and out_dir is not None:
+            append_lines(out_dir / EXAMPLES_FILE, (r.model_dump() for r in records))
+            rejected = [RejectedRecord.from_outcome(run_id, o) for o in outcomes if not o.accepted]
+            append_lines(out_dir / REJECTED_FILE, (r.model_dump() for r in rejected))
+
+    report = evaluate(spec, int(state["target"]), ledger.accepted_rows(run_id))
+    calls = ledger.run_stats(run_id).llm_calls
+    parts.emit(
+        {
+            "event": "recorded",
+            "wave": state.get("wave"),
+            "accepted": report.accepted,
+            "target": report.target,
+            "llm_calls": calls,
+            "call_budget": state.get("call_budget"),
+            "quota_met": report.met,
+            "shortfalls": report.shortfalls,
+        }
+    )
+    return {"quota": report.model_dump(), "llm_calls": calls}

@@ -1,0 +1,130 @@
+"""validate: check every example against the spec's rules and the run's quotas.
+
+Per example: support within the shared ceiling, authenticity score inside its target's range,
+texts long enough and not placeholders, the response no near-duplicate of one already accepted
+in the run. Per run: an example is only accepted while each of its buckets is under quota.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from langgraph.runtime import Runtime
+from rapidfuzz import fuzz, process, utils
+
+from spectrumgen.graph.state import GenerationState
+from spectrumgen.nodes.common import node_parts
+from spectrumgen.quotas import allocate
+from spectrumgen.schemas.batch import Outcome
+from spectrumgen.schemas.example import GeneratedItem
+from spectrumgen.schemas.scenario import Scenario
+from spectrumgen.schemas.spec import AXIS_NAMES, Spec
+
+TEXT_FIELDS = ("context", "response", "reasoning")
+
+
+def validate(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
+    """Accept or reject each parsed item, with every reason it failed."""
+    parts = node_parts(runtime)
+    spec, ledger, run_id = parts.spec, parts.ledger, state["run_id"]
+    accepted_rows = ledger.accepted_rows(run_id)
+    responses = ledger.accepted_responses(run_id)
+    quota = allocate(spec, int(state["target"]))
+    filled = {axis: {b: 0 for b in spec.bucket_names(axis)} for axis in AXIS_NAMES}
+    for row in accepted_rows:
+        for axis in AXIS_NAMES:
+            filled[axis][row[axis]] += 1
+
+    outcomes = [Outcome.model_validate(o) for o in state.get("outcomes", [])]
+    for outcome in outcomes:
+        if outcome.item is None:
+            continue
+        outcome.reasons += check_example(spec, outcome.scenario, outcome.item)
+        if not outcome.reasons:
+            duplicate = near_duplicate(outcome.item.response, responses, spec)
+            if duplicate:
+                outcome.reasons.append(duplicate)
+        if not outcome.reasons:
+            outcome.reasons += _quota_full(outcome.scenario, quota, filled)
+            outcome.retryable = not outcome.reasons
+        outcome.accepted = not outcome.reasons
+        if outcome.accepted:
+            responses[outcome.scenario.scenario_id] = outcome.item.response
+            for axis, bucket in zip(AXIS_NAMES, outcome.scenario.key(), strict=True):
+                filled[axis][bucket] += 1
+
+    accepted = sum(o.accepted for o in outcomes)
+    parts.emit(
+        {
+            "event": "validated",
+            "wave": state.get("wave"),
+            "accepted": accepted,
+            "rejected": [
+                {"scenario_id": o.scenario.scenario_id, "reasons": o.reasons}
+                for o in outcomes
+                if not o.accepted
+            ],
+        }
+    )
+    return {"outcomes": [o.model_dump() for o in outcomes]}
+
+
+def check_example(spec: Spec, scenario: Scenario, item: GeneratedItem) -> list[str]:
+    """Every per-example rule the item breaks (empty when it passes)."""
+    reasons = []
+    ceiling = scenario.support_ceiling
+    if not 0 <= item.support_provided <= ceiling + 1e-9:
+        reasons.append(
+            f"support_provided {item.support_provided:g} is outside 0-{ceiling:g} (a character at "
+            f"capacity {scenario.effective_capacity:g} gives at most "
+            f"min({spec.support_rule.maximum:g}, capacity + {spec.support_rule.capacity_offset:g}))"
+        )
+    low, high = scenario.authenticity_low, scenario.authenticity_high
+    if not low - 1e-9 <= item.authenticity_score <= high + 1e-9:
+        reasons.append(
+            f"authenticity_score {item.authenticity_score:g} is outside "
+            f"{scenario.authenticity_target}'s range {low:g}-{high:g}"
+        )
+    rules = spec.example_rules
+    for name in TEXT_FIELDS:
+        text = getattr(item, name).strip()
+        if is_placeholder(text, rules.placeholder_patterns):
+            reasons.append(f"{name} is empty or a placeholder ({text[:30]!r})")
+        elif len(text) < rules.min_text_chars:
+            reasons.append(f"{name} is too short ({len(text)} < {rules.min_text_chars} characters)")
+    return reasons
+
+
+def is_placeholder(text: str, patterns: list[str]) -> bool:
+    """True for empty text, one repeated character, or a spec placeholder pattern."""
+    if not text or len(set(text.lower())) <= 2:
+        return True
+    return any(re.search(p, text, re.IGNORECASE) for p in patterns)
+
+
+def near_duplicate(response: str, accepted: dict[str, str], spec: Spec) -> str | None:
+    """A reason when the response is too similar to an accepted one, else None."""
+    if not accepted:
+        return None
+    match = process.extractOne(
+        response,
+        accepted,
+        scorer=fuzz.ratio,
+        processor=utils.default_process,
+        score_cutoff=spec.example_rules.near_duplicate_similarity,
+    )
+    if match is None:
+        return None
+    _, score, scenario_id = match
+    return f"response is a near-duplicate of scenario {scenario_id} (similarity {score:.0f})"
+
+
+def _quota_full(
+    scenario: Scenario, quota: dict[str, dict[str, int]], filled: dict[str, dict[str, int]]
+) -> list[str]:
+    return [
+        f"quota for {axis}={bucket} is already met ({filled[axis][bucket]}/{quota[axis][bucket]})"
+        for axis, bucket in zip(AXIS_NAMES, scenario.key(), strict=True)
+        if filled[axis][bucket] >= quota[axis][bucket]
+    ]

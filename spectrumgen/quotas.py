@@ -1,0 +1,143 @@
+"""Quotas: how many examples each bucket must get for a target, and whether a run meets them.
+
+The seed's minimums are floors and the frequencies set the shares: a target of N is shared
+out one example at a time to the bucket furthest below its proportional share, after every
+bucket got its floor, and never past a bucket's `max_share` cap. For targets too small to hold
+the floors (the seed's sum to 12 and 13), the floors are dropped and the count thresholds shrink
+to what the allocation holds, so small demo runs can still finish.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from pydantic import BaseModel, computed_field
+
+from spectrumgen.errors import BadInputError
+from spectrumgen.schemas.spec import AXIS_NAMES, Spec
+
+
+def apportion(
+    total: int,
+    weights: Mapping[str, float],
+    floors: Mapping[str, int] | None = None,
+    caps: Mapping[str, int] | None = None,
+) -> dict[str, int]:
+    """Share `total` over the buckets in proportion to `weights`, honouring floors and caps.
+
+    Raises:
+        BadInputError: the caps leave no room for `total`.
+    """
+    floors = floors or {}
+    caps = caps or {}
+    if total < sum(floors.values()):
+        floors = {}
+    allocation = {name: floors.get(name, 0) for name in weights}
+    weight_sum = sum(weights.values())
+    order = {name: index for index, name in enumerate(weights)}
+    for _ in range(total - sum(allocation.values())):
+        open_buckets = [n for n in weights if allocation[n] < caps.get(n, math.inf)]
+        if not open_buckets:
+            raise BadInputError(f"a target of {total} cannot fit under the spec's max_share caps")
+        chosen = max(
+            open_buckets,
+            key=lambda n: (total * weights[n] / weight_sum - allocation[n], weights[n], -order[n]),
+        )
+        allocation[chosen] += 1
+    return allocation
+
+
+def allocate(spec: Spec, target: int) -> dict[str, dict[str, int]]:
+    """The count each bucket of each axis must reach for a run of `target` examples."""
+    caps = {
+        bucket: math.floor(share * target + 1e-9)
+        for bucket, share in spec.quality_thresholds.max_share.items()
+    }
+    return {
+        axis: apportion(target, spec.frequencies(axis), spec.floors(axis), caps)
+        for axis in AXIS_NAMES
+    }
+
+
+class QuotaReport(BaseModel):
+    """Where a run stands against its target, its bucket quotas and the spec's thresholds."""
+
+    target: int
+    accepted: int
+    required: dict[str, dict[str, int]]
+    actual: dict[str, dict[str, int]]
+    shortfalls: list[str]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def met(self) -> bool:
+        """True when the target is reached and no quota or threshold falls short."""
+        return self.accepted >= self.target and not self.shortfalls
+
+
+def evaluate(
+    spec: Spec,
+    target: int,
+    rows: Sequence[Mapping[str, object]],
+) -> QuotaReport:
+    """Check accepted example rows (dicts with the three axes and `authenticity_score`)."""
+    required = allocate(spec, target)
+    actual = {axis: {name: 0 for name in spec.bucket_names(axis)} for axis in AXIS_NAMES}
+    for row in rows:
+        for axis in AXIS_NAMES:
+            actual[axis][str(row[axis])] += 1
+    shortfalls = [
+        f"{axis}={bucket}: {actual[axis][bucket]}/{count}"
+        for axis in AXIS_NAMES
+        for bucket, count in required[axis].items()
+        if actual[axis][bucket] < count
+    ]
+    shortfalls += _threshold_shortfalls(spec, target, required, actual, rows)
+    return QuotaReport(
+        target=target, accepted=len(rows), required=required, actual=actual, shortfalls=shortfalls
+    )
+
+
+def _threshold_shortfalls(
+    spec: Spec,
+    target: int,
+    required: dict[str, dict[str, int]],
+    actual: dict[str, dict[str, int]],
+    rows: Sequence[Mapping[str, object]],
+) -> list[str]:
+    thresholds = spec.quality_thresholds
+    found: list[str] = []
+    for bucket, minimum in thresholds.min_examples.items():
+        axis = spec.axis_of(bucket)
+        needed = min(minimum, required[axis][bucket])
+        if actual[axis][bucket] < needed:
+            found.append(f"min_examples.{bucket}: {actual[axis][bucket]} < {needed}")
+    accepted = len(rows)
+    for bucket, share in thresholds.max_share.items():
+        count = actual[spec.axis_of(bucket)][bucket]
+        if accepted and count > math.floor(share * max(accepted, target) + 1e-9):
+            found.append(f"max_share.{bucket}: {count}/{accepted} is above {share:.0%}")
+    present = sum(1 for count in actual["complexity_type"].values() if count)
+    planned = sum(1 for count in required["complexity_type"].values() if count)
+    wanted_types = min(thresholds.min_complexity_types, planned)
+    if present < wanted_types:
+        found.append(f"min_complexity_types: {present} < {wanted_types}")
+    wanted_spread = min(thresholds.min_authenticity_spread, _reachable_spread(spec, required))
+    scores = [float(str(row["authenticity_score"])) for row in rows]
+    spread = max(scores) - min(scores) if scores else 0.0
+    if spread + 1e-9 < wanted_spread:
+        found.append(f"min_authenticity_spread: {spread:.2f} < {wanted_spread:.2f}")
+    return found
+
+
+def _reachable_spread(spec: Spec, required: dict[str, dict[str, int]]) -> float:
+    """The authenticity spread the planned buckets guarantee (0 when only one is planned)."""
+    planned = [
+        spec.authenticity(name).range
+        for name, count in required["authenticity_target"].items()
+        if count
+    ]
+    if len(planned) < 2:
+        return 0.0
+    return max(0.0, max(r.low for r in planned) - min(r.high for r in planned))

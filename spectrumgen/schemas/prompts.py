@@ -1,0 +1,86 @@
+"""The batch prompt: shared rules stated once, then one JSON line per scenario.
+
+The shared part (the system message) stays under 300 tokens for the built-in spec; a test pins it.
+"""
+
+from __future__ import annotations
+
+import json
+
+from spectrumgen.schemas.scenario import Scenario
+from spectrumgen.schemas.spec import Spec
+
+SCENARIO_MARKER = "SCENARIOS (one JSON object per line):"
+
+SYSTEM_TEMPLATE = """You write training examples about {character}.
+Rules for every example:
+1. Capacity X allows at most min({maximum:g}, X+{offset:g}) support: support_provided must not exceed the scenario's "ceiling".
+2. Match the authenticity target: {targets}. authenticity_score must lie in the scenario's "score_range".
+3. Show the complexity type: {types}.
+4. "context" is the concrete situation (who asks for what, and why now); "response" is what the character says or does, in their voice; "reasoning" names the capacity, the ceiling, the gap to "support_needed", and why the response gives what it gives.
+5. Every example is specific to its scenario; no two share phrasing.
+Reply with JSON only: {{"examples": [{{"scenario_id", "context", "response", "reasoning", "support_provided", "authenticity_score"}}]}}, one item per scenario, ids as given."""
+
+USER_TEMPLATE = """Write {count} examples.
+{marker}
+{lines}"""
+
+
+def system_prompt(spec: Spec, scenarios: list[Scenario]) -> str:
+    """The shared rules, naming only the targets and types this batch uses."""
+    used_targets = {s.authenticity_target for s in scenarios}
+    used_types = {s.complexity_type for s in scenarios}
+    targets = "; ".join(
+        f"{t.name} = {t.description}"
+        for t in spec.axes.authenticity_target
+        if t.name in used_targets
+    )
+    types = "; ".join(
+        f"{c.name} = {c.description}" for c in spec.axes.complexity_type if c.name in used_types
+    )
+    return SYSTEM_TEMPLATE.format(
+        character=spec.character.strip(),
+        maximum=spec.support_rule.maximum,
+        offset=spec.support_rule.capacity_offset,
+        targets=targets,
+        types=types,
+    )
+
+
+def scenario_line(scenario: Scenario) -> str:
+    """One scenario as the model sees it; a repair carries what was wrong last time."""
+    fields: dict[str, object] = {
+        "id": scenario.scenario_id,
+        "capacity": scenario.capacity_level,
+        "effective_capacity": scenario.effective_capacity,
+        "ceiling": scenario.support_ceiling,
+        "support_needed": scenario.support_needed,
+        "target": scenario.authenticity_target,
+        "score_range": [scenario.authenticity_low, scenario.authenticity_high],
+        "suggested_score": scenario.authenticity_score,
+        "type": scenario.complexity_type,
+        "attempt": scenario.attempt,
+    }
+    if scenario.feedback:
+        fields["fix"] = "; ".join(scenario.feedback)
+    return json.dumps(fields, ensure_ascii=False)
+
+
+def user_prompt(scenarios: list[Scenario]) -> str:
+    """The per-batch part: the scenarios, one JSON object per line."""
+    return USER_TEMPLATE.format(
+        count=len(scenarios),
+        marker=SCENARIO_MARKER,
+        lines="\n".join(scenario_line(s) for s in scenarios),
+    )
+
+
+def read_scenario_lines(prompt: str) -> list[dict[str, object]]:
+    """The scenario objects listed in a user prompt (the scripted backend reads them back)."""
+    _, _, tail = prompt.partition(SCENARIO_MARKER)
+    found = []
+    for line in tail.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            found.append(json.loads(line))
+    return found

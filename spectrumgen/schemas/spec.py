@@ -1,0 +1,210 @@
+"""The spec: the parameter space, its derived values and rules, and its quotas, as validated data.
+
+A spec has three axes with fixed roles (the character's capacity, the authenticity the example
+should reach, and the kind of human messiness it shows); everything else -- buckets, ranges,
+frequencies, rules, minimums and thresholds -- is data. The built-in `emotional_authenticity`
+spec carries the seed's numbers exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+FREQUENCY_TOLERANCE = 1e-6
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NumberRange(_Strict):
+    """A closed interval [low, high]."""
+
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) must not exceed high ({self.high})")
+        return self
+
+    def contains(self, value: float, tolerance: float = 1e-9) -> bool:
+        """True when value lies inside the interval (ends included)."""
+        return self.low - tolerance <= value <= self.high + tolerance
+
+
+class CapacityLevel(_Strict):
+    """How much emotional capacity the character has, out of 10."""
+
+    name: str
+    range: NumberRange
+    frequency: float = Field(gt=0, le=1)
+    description: str = ""
+    min_examples: int = Field(default=0, ge=0)
+
+
+class AuthenticityTarget(_Strict):
+    """How authentic the example should read, and how much support the other person needs for it.
+
+    `support_needed = clamp(effective_capacity + uniform(*support_offset), support_floor, scale)`,
+    the seed's `_calculate_support_for_authenticity` written as data.
+    """
+
+    name: str
+    range: NumberRange
+    frequency: float = Field(gt=0, le=1)
+    support_offset: NumberRange
+    support_floor: float = Field(default=0.0, ge=0)
+    description: str = ""
+    min_examples: int = Field(default=0, ge=0)
+
+
+class ComplexityType(_Strict):
+    """One kind of human messiness; frequency defaults to an equal share of the axis."""
+
+    name: str
+    description: str
+    frequency: float | None = Field(default=None, gt=0, le=1)
+    min_examples: int = Field(default=0, ge=0)
+
+
+class Axes(_Strict):
+    """The three axes whose bucket combinations are the cells of the coverage ledger."""
+
+    capacity_level: list[CapacityLevel] = Field(min_length=1)
+    authenticity_target: list[AuthenticityTarget] = Field(min_length=1)
+    complexity_type: list[ComplexityType] = Field(min_length=1)
+
+
+class SupportRule(_Strict):
+    """The shared rule: a character at capacity X can provide up to min(maximum, X + offset)."""
+
+    capacity_offset: float = 2.0
+    maximum: float = Field(default=10.0, gt=0)
+
+    def ceiling(self, effective_capacity: float) -> float:
+        """The most support a character at this capacity can give."""
+        return round(min(self.maximum, effective_capacity + self.capacity_offset), 2)
+
+
+class ExampleRules(_Strict):
+    """Checks every generated example must pass."""
+
+    min_text_chars: int = Field(default=20, ge=1)
+    near_duplicate_similarity: float = Field(default=90.0, gt=0, le=100)
+    placeholder_patterns: list[str] = Field(
+        default_factory=lambda: [
+            r"lorem ipsum",
+            r"^\s*(todo|tbd|n/?a|none|null|placeholder|xxx+|\.\.\.|example)\s*\.?\s*$",
+            r"\[(insert|placeholder|your)[^\]]*\]",
+            r"<[a-z_ ]+>",
+        ]
+    )
+
+
+class QualityThresholds(_Strict):
+    """The seed's `quality_thresholds_enhanced`, named by bucket so any spec can use them."""
+
+    min_examples: dict[str, int] = Field(default_factory=dict)
+    max_share: dict[str, float] = Field(default_factory=dict)
+    min_authenticity_spread: float = Field(default=0.0, ge=0, le=1)
+    min_complexity_types: int = Field(default=0, ge=0)
+
+
+class Spec(_Strict):
+    """A whole generation spec."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    version: int = 1
+    description: str = ""
+    character: str = Field(min_length=1, description="Who the examples are about, for the prompt.")
+    axes: Axes
+    support_rule: SupportRule = SupportRule()
+    example_rules: ExampleRules = ExampleRules()
+    quality_thresholds: QualityThresholds = QualityThresholds()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        for axis_name in ("capacity_level", "authenticity_target", "complexity_type"):
+            names = self.bucket_names(axis_name)
+            if len(set(names)) != len(names):
+                raise ValueError(f"axes.{axis_name}: bucket names must be unique")
+            total = sum(self.frequencies(axis_name).values())
+            if abs(total - 1.0) > 1e-3:
+                raise ValueError(f"axes.{axis_name}: frequencies sum to {total:.3f}, not 1")
+        known = set(self.all_bucket_names())
+        for field_name in ("min_examples", "max_share"):
+            for bucket in getattr(self.quality_thresholds, field_name):
+                if bucket not in known:
+                    raise ValueError(f"quality_thresholds.{field_name}: unknown bucket {bucket!r}")
+        for bucket, share in self.quality_thresholds.max_share.items():
+            axis_name = self.axis_of(bucket)
+            frequency = self.frequencies(axis_name)[bucket]
+            if frequency > share + FREQUENCY_TOLERANCE:
+                raise ValueError(
+                    f"quality_thresholds.max_share.{bucket}: {share} is below the bucket's "
+                    f"own frequency {frequency}, so the quota could never be met"
+                )
+        if self.quality_thresholds.min_complexity_types > len(self.axes.complexity_type):
+            raise ValueError(
+                "quality_thresholds.min_complexity_types: more than the spec's complexity types"
+            )
+        return self
+
+    def bucket_names(self, axis_name: str) -> list[str]:
+        """Names of one axis's buckets, in spec order."""
+        return [bucket.name for bucket in getattr(self.axes, axis_name)]
+
+    def all_bucket_names(self) -> list[str]:
+        """Every bucket name of every axis."""
+        return [name for axis in AXIS_NAMES for name in self.bucket_names(axis)]
+
+    def axis_of(self, bucket: str) -> str:
+        """The axis a bucket name belongs to."""
+        for axis_name in AXIS_NAMES:
+            if bucket in self.bucket_names(axis_name):
+                return axis_name
+        raise KeyError(bucket)
+
+    def frequencies(self, axis_name: str) -> dict[str, float]:
+        """Each bucket's share of the axis; complexity types without one share what is left."""
+        buckets = getattr(self.axes, axis_name)
+        given = {b.name: b.frequency for b in buckets if b.frequency is not None}
+        missing = [b.name for b in buckets if b.frequency is None]
+        if missing:
+            rest = max(0.0, 1.0 - sum(given.values()))
+            given.update({name: rest / len(missing) for name in missing})
+        return given
+
+    def floors(self, axis_name: str) -> dict[str, int]:
+        """The least count of each bucket: its own minimum or the thresholds', whichever is more."""
+        thresholds = self.quality_thresholds.min_examples
+        return {
+            b.name: max(b.min_examples, thresholds.get(b.name, 0))
+            for b in getattr(self.axes, axis_name)
+        }
+
+    def capacity(self, name: str) -> CapacityLevel:
+        """Look up a capacity level by name."""
+        return next(b for b in self.axes.capacity_level if b.name == name)
+
+    def authenticity(self, name: str) -> AuthenticityTarget:
+        """Look up an authenticity target by name."""
+        return next(b for b in self.axes.authenticity_target if b.name == name)
+
+    def complexity(self, name: str) -> ComplexityType:
+        """Look up a complexity type by name."""
+        return next(b for b in self.axes.complexity_type if b.name == name)
+
+    def content_hash(self) -> str:
+        """A stable hash of the spec's content, so a resumed run can refuse a changed spec."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+AXIS_NAMES = ("capacity_level", "authenticity_target", "complexity_type")
