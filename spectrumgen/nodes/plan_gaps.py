@@ -57,7 +57,11 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     wave = int(state.get("wave", 0)) + 1
     rng = random.Random(f"{context.seed}|{run_id}|plan|{wave}")
     preferred = [Cell.model_validate(c) for c in state.get("replan_cells", [])]
-    cells = choose_cells(need, ledger.coverage_counts(spec.name), new_count, preferred, rng)
+    coverage = ledger.coverage_counts(spec.name)
+    for waiting_scenario in repair_queue:  # cells in flight count as covered, so none is doubled
+        key = waiting_scenario.key()
+        coverage[key] = coverage.get(key, 0) + 1
+    cells = choose_cells(need, coverage, new_count, preferred, rng)
 
     parts.emit(
         {
@@ -111,7 +115,7 @@ def choose_cells(
     rng: random.Random,
 ) -> list[Cell]:
     """Pick `count` cells under the per-axis needs, least covered first (see module docstring)."""
-    counts: dict[tuple[str, ...], int] = {key: n for key, n in coverage.items()}
+    counts: dict[tuple[str, ...], int] = dict(coverage.items())
     wanted = list(preferred)
     chosen: list[Cell] = []
     for _ in range(count):
@@ -124,7 +128,7 @@ def choose_cells(
         else:
             key = min(
                 itertools.product(*open_buckets),
-                key=lambda k: (
+                key=lambda k: (  # least covered, then the buckets that need the most, then chance
                     counts.get(k, 0),
                     -need["capacity_level"][k[0]]
                     * need["authenticity_target"][k[1]]

@@ -13,12 +13,12 @@ from spectrumgen.schemas.spec import Spec
 SCENARIO_MARKER = "SCENARIOS (one JSON object per line):"
 
 SYSTEM_TEMPLATE = """You write training examples about {character}.
-Rules for every example:
-1. Capacity X allows at most min({maximum:g}, X+{offset:g}) support: support_provided must not exceed the scenario's "ceiling".
-2. Match the authenticity target: {targets}. authenticity_score must lie in the scenario's "score_range".
-3. Show the complexity type: {types}.
-4. "context" is the concrete situation (who asks for what, and why now); "response" is what the character says or does, in their voice; "reasoning" names the capacity, the ceiling, the gap to "support_needed", and why the response gives what it gives.
-5. Every example is specific to its scenario; no two share phrasing.
+Rules:
+1. Capacity X allows at most min({maximum:g}, X+{offset:g}) support: support_provided never exceeds the scenario's "ceiling".
+2. Authenticity targets: {targets}. authenticity_score stays inside "score_range".
+3. Complexity types: {types}.
+4. "context": the concrete situation, who asks for what and why now. "response": what the character says or does, in their voice. "reasoning": capacity, ceiling, gap to "support_needed", and why.
+5. Each example is specific to its scenario; no shared phrasing.
 Reply with JSON only: {{"examples": [{{"scenario_id", "context", "response", "reasoning", "support_provided", "authenticity_score"}}]}}, one item per scenario, ids as given."""
 
 USER_TEMPLATE = """Write {count} examples.
@@ -30,13 +30,13 @@ def system_prompt(spec: Spec, scenarios: list[Scenario]) -> str:
     """The shared rules, naming only the targets and types this batch uses."""
     used_targets = {s.authenticity_target for s in scenarios}
     used_types = {s.complexity_type for s in scenarios}
-    targets = "; ".join(
-        f"{t.name} = {t.description}"
+    targets = " | ".join(
+        f"{t.name}: {t.description}"
         for t in spec.axes.authenticity_target
         if t.name in used_targets
     )
-    types = "; ".join(
-        f"{c.name} = {c.description}" for c in spec.axes.complexity_type if c.name in used_types
+    types = " | ".join(
+        f"{c.name}: {c.description}" for c in spec.axes.complexity_type if c.name in used_types
     )
     return SYSTEM_TEMPLATE.format(
         character=spec.character.strip(),

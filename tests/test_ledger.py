@@ -1,0 +1,86 @@
+"""The ledger: one transaction per batch, idempotent on the batch id, coverage kept per cell."""
+
+from __future__ import annotations
+
+import pytest
+
+from spectrumgen.errors import BadInputError
+from spectrumgen.ledger import Ledger
+from spectrumgen.schemas.batch import Outcome, RawReply
+from spectrumgen.schemas.example import ExampleRecord, GeneratedItem
+from spectrumgen.schemas.spec import Spec
+from tests.helpers import make_scenarios, valid_item
+
+
+def _batch(spec: Spec, batch_id: str = "b1", count: int = 4):
+    scenarios = make_scenarios(spec, count)
+    reply = RawReply(batch_id=batch_id, wave=1, scenarios=scenarios, model="m", backend="scripted",
+                     prompt_tokens=100, completion_tokens=50)
+    outcomes = []
+    for index, scenario in enumerate(scenarios):
+        item = GeneratedItem.model_validate(valid_item(scenario))
+        accepted = index % 2 == 0
+        outcomes.append(Outcome(batch_id=batch_id, scenario=scenario, item=item, accepted=accepted,
+                                reasons=[] if accepted else ["too dull"], model="m",
+                                backend="scripted"))
+    records = [
+        ExampleRecord.build(run_id="r1", spec=spec.name, scenario=o.scenario, item=o.item,
+                            model="m", backend="scripted")
+        for o in outcomes if o.accepted and o.item
+    ]
+    return reply, outcomes, records
+
+
+@pytest.fixture
+def ledger(db_url: str, spec: Spec) -> Ledger:
+    ledger = Ledger(db_url)
+    ledger.start_run("r1", spec, 10, 0, "scripted", "m")
+    return ledger
+
+
+def test_a_batch_is_written_whole_and_counted(ledger: Ledger, spec: Spec) -> None:
+    assert ledger.record_batch("r1", spec.name, *_batch(spec))
+    stats = ledger.run_stats("r1")
+    assert (stats.llm_calls, stats.items_requested, stats.accepted, stats.rejected) == (1, 4, 2, 2)
+    assert (stats.prompt_tokens, stats.completion_tokens) == (100, 50)
+    assert len(ledger.examples("r1")) == 2
+    assert ledger.rejections("r1")[0]["reasons"] == ["too dull"]
+    assert sum(ledger.coverage_counts(spec.name).values()) == 2
+
+
+def test_recording_the_same_batch_again_changes_nothing(ledger: Ledger, spec: Spec) -> None:
+    batch = _batch(spec)
+    assert ledger.record_batch("r1", spec.name, *batch)
+    assert not ledger.record_batch("r1", spec.name, *batch)
+    stats = ledger.run_stats("r1")
+    assert (stats.llm_calls, stats.accepted, stats.rejected) == (1, 2, 2)
+    assert sum(ledger.coverage_counts(spec.name).values()) == 2
+
+
+def test_coverage_accumulates_across_runs_of_a_spec(ledger: Ledger, spec: Spec) -> None:
+    ledger.record_batch("r1", spec.name, *_batch(spec))
+    ledger.start_run("r2", spec, 10, 0, "scripted", "m")
+    reply, outcomes, records = _batch(spec, "b2")
+    records = [r.model_copy(update={"run_id": "r2", "id": "r2:" + r.scenario_id}) for r in records]
+    ledger.record_batch("r2", spec.name, reply, outcomes, records)
+    counts = ledger.coverage_counts(spec.name)
+    assert sorted(counts.values()) == [2, 2]
+
+
+def test_scenario_ids_are_never_handed_out_twice(ledger: Ledger) -> None:
+    first = ledger.reserve_scenario_ids("r1", 5)
+    second = ledger.reserve_scenario_ids("r1", 3)
+    assert first == [0, 1, 2, 3, 4] and second == [5, 6, 7]
+
+
+def test_a_run_refuses_a_changed_spec(ledger: Ledger, spec: Spec) -> None:
+    changed = spec.model_copy(update={"description": "something else"})
+    with pytest.raises(BadInputError, match="differs"):
+        ledger.start_run("r1", changed, 10, 0, "scripted", "m")
+
+
+def test_an_unusable_url_is_a_clear_bad_input(tmp_path) -> None:
+    with pytest.raises(BadInputError, match="not usable"):
+        Ledger("nosuchdialect://x")
+    with pytest.raises(BadInputError, match="cannot be opened"):
+        Ledger(f"sqlite:///{tmp_path}/missing/dir/ledger.db")
