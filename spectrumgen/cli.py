@@ -19,7 +19,7 @@ from spectrumgen.dataset import write_run_files
 from spectrumgen.errors import BadInputError, SpectrumgenError
 from spectrumgen.graph.builder import build_graph
 from spectrumgen.graph.context import DEFAULT_DB_URL, DEFAULT_MODEL, RunContext
-from spectrumgen.ledger import Ledger, open_ledger
+from spectrumgen.ledger import open_ledger
 from spectrumgen.llm import BACKENDS, backend_for
 from spectrumgen.nodes.finish import COMPLETE
 from spectrumgen.nodes.plan_gaps import new_run_id
@@ -87,8 +87,7 @@ def run(
     loaded_spec = load_spec(spec)
     if backend is not None and backend not in BACKENDS:
         raise BadInputError(f"--backend {backend!r} is not one of {', '.join(BACKENDS)}")
-    ledger = open_ledger(db)
-    settings = _run_settings(ledger, resume, target, backend, model, seed)
+    settings = _run_settings(db, resume, target, backend, model, seed)
     context = RunContext(
         spec=spec,
         backend=settings["backend"],
@@ -106,6 +105,7 @@ def run(
     )
     resolved = backend_for(context)  # fails fast (exit 4) before anything is written
     context.backend = resolved.name
+    ledger = open_ledger(db)
     run_id = resume or new_run_id()
     ledger.start_run(
         run_id, loaded_spec, settings["target"], context.seed, resolved.name, resolved.model_name
@@ -130,7 +130,7 @@ def run(
 
 
 def _run_settings(
-    ledger: Ledger,
+    db: str,
     resume: str | None,
     target: int | None,
     backend: str | None,
@@ -145,9 +145,9 @@ def _run_settings(
             "model": model or DEFAULT_MODEL,
             "seed": 0 if seed is None else seed,
         }
-    stored = ledger.get_run(resume)
+    stored = open_ledger(db).get_run(resume)
     if stored is None:
-        raise BadInputError(f"--resume {resume}: no such run in the ledger {ledger.url}")
+        raise BadInputError(f"--resume {resume}: no such run in the ledger {db}")
     given = {"target": target, "backend": backend, "model": model, "seed": seed}
     kept = {
         "target": stored.target,

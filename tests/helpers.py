@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import random
 
+from spectrumgen.llm.scripted import write_example
 from spectrumgen.nodes.compose import compose_scenario
 from spectrumgen.schemas.prompts import scenario_line
 from spectrumgen.schemas.scenario import Cell, Scenario
 from spectrumgen.schemas.spec import Spec
-from spectrumgen.llm.scripted import write_example
 
 
 def make_scenarios(spec: Spec, count: int, seed: int = 0) -> list[Scenario]:

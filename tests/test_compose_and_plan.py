@@ -74,8 +74,9 @@ def test_uncovered_cells_come_before_covered_ones(spec: Spec) -> None:
 
 def test_cells_of_given_up_scenarios_are_planned_first(spec: Spec) -> None:
     need = still_needed(allocate(spec, 64), [])
-    wanted = Cell(capacity_level="crisis", authenticity_target="excellent",
-                  complexity_type="mixed_emotions")
+    wanted = Cell(
+        capacity_level="crisis", authenticity_target="excellent", complexity_type="mixed_emotions"
+    )
     cells = choose_cells(need, {wanted.key(): 50}, 3, [wanted], random.Random(0))
     assert cells[0] == wanted
 

@@ -14,19 +14,41 @@ from tests.helpers import make_scenarios, valid_item
 
 def _batch(spec: Spec, batch_id: str = "b1", count: int = 4):
     scenarios = make_scenarios(spec, count)
-    reply = RawReply(batch_id=batch_id, wave=1, scenarios=scenarios, model="m", backend="scripted",
-                     prompt_tokens=100, completion_tokens=50)
+    reply = RawReply(
+        batch_id=batch_id,
+        wave=1,
+        scenarios=scenarios,
+        model="m",
+        backend="scripted",
+        prompt_tokens=100,
+        completion_tokens=50,
+    )
     outcomes = []
     for index, scenario in enumerate(scenarios):
         item = GeneratedItem.model_validate(valid_item(scenario))
         accepted = index % 2 == 0
-        outcomes.append(Outcome(batch_id=batch_id, scenario=scenario, item=item, accepted=accepted,
-                                reasons=[] if accepted else ["too dull"], model="m",
-                                backend="scripted"))
+        outcomes.append(
+            Outcome(
+                batch_id=batch_id,
+                scenario=scenario,
+                item=item,
+                accepted=accepted,
+                reasons=[] if accepted else ["too dull"],
+                model="m",
+                backend="scripted",
+            )
+        )
     records = [
-        ExampleRecord.build(run_id="r1", spec=spec.name, scenario=o.scenario, item=o.item,
-                            model="m", backend="scripted")
-        for o in outcomes if o.accepted and o.item
+        ExampleRecord.build(
+            run_id="r1",
+            spec=spec.name,
+            scenario=o.scenario,
+            item=o.item,
+            model="m",
+            backend="scripted",
+        )
+        for o in outcomes
+        if o.accepted and o.item
     ]
     return reply, outcomes, records
 

@@ -38,8 +38,9 @@ def test_think_tags_code_fences_and_trailing_junk_are_ignored(spec: Spec) -> Non
 
 def test_a_bare_list_of_items_is_read_too(spec: Spec) -> None:
     scenarios = make_scenarios(spec, 2)
-    parsed = parse_reply(json.dumps([valid_item(s) for s in scenarios]),
-                         [s.scenario_id for s in scenarios])
+    parsed = parse_reply(
+        json.dumps([valid_item(s) for s in scenarios]), [s.scenario_id for s in scenarios]
+    )
     assert len(parsed.items) == 2
 
 
@@ -67,8 +68,9 @@ def test_items_for_unknown_ids_are_dropped_and_an_invalid_item_says_why(spec: Sp
     stray = valid_item(scenarios[0]) | {"scenario_id": "s99999"}
     invalid = valid_item(scenarios[1])
     del invalid["response"]
-    parsed = parse_reply(_reply([valid_item(scenarios[0]), stray, invalid]),
-                         [s.scenario_id for s in scenarios])
+    parsed = parse_reply(
+        _reply([valid_item(scenarios[0]), stray, invalid]), [s.scenario_id for s in scenarios]
+    )
     assert set(parsed.items) == {scenarios[0].scenario_id}
     assert "response" in parsed.invalid[scenarios[1].scenario_id]
     assert any("s99999" in note for note in parsed.notes)
@@ -79,11 +81,21 @@ def test_the_node_reports_missing_invalid_and_failed_calls_per_scenario(spec: Sp
     broken = valid_item(scenarios[1])
     broken["support_provided"] = "lots"
     good = RawReply(
-        batch_id="b1", wave=1, scenarios=scenarios[:3], model="m", backend="scripted",
+        batch_id="b1",
+        wave=1,
+        scenarios=scenarios[:3],
+        model="m",
+        backend="scripted",
         text=_reply([valid_item(scenarios[0]), broken]),
     )
-    failed = RawReply(batch_id="b2", wave=1, scenarios=scenarios[3:], model="m",
-                      backend="scripted", error="TimeoutError: slow")
+    failed = RawReply(
+        batch_id="b2",
+        wave=1,
+        scenarios=scenarios[3:],
+        model="m",
+        backend="scripted",
+        error="TimeoutError: slow",
+    )
     outcomes = parse({"replies": [good.model_dump(), failed.model_dump()]})["outcomes"]
     by_id = {o["scenario"]["scenario_id"]: o for o in outcomes}
     assert by_id["s00000"]["item"] is not None

@@ -19,7 +19,9 @@ from tests.helpers import make_scenarios
 def test_the_shared_rules_stay_under_300_tokens_with_every_target_and_type(spec: Spec) -> None:
     scenarios = make_scenarios(spec, 8)  # all 4 targets and all 8 types
     shared = system_prompt(spec, scenarios)
-    assert {s.authenticity_target for s in scenarios} == set(spec.bucket_names("authenticity_target"))
+    assert {s.authenticity_target for s in scenarios} == set(
+        spec.bucket_names("authenticity_target")
+    )
     assert estimate_tokens(shared) < 300, estimate_tokens(shared)
 
 

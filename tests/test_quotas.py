@@ -12,7 +12,10 @@ from spectrumgen.schemas.spec import AXIS_NAMES, Spec
 def test_a_target_of_64_is_shared_by_the_seeds_frequencies(spec: Spec) -> None:
     quota = allocate(spec, 64)
     assert quota["authenticity_target"] == {
-        "failed": 10, "struggling": 13, "authentic": 22, "excellent": 19,
+        "failed": 10,
+        "struggling": 13,
+        "authentic": 22,
+        "excellent": 19,
     }
     assert quota["capacity_level"] == {"crisis": 10, "low": 16, "medium": 22, "high": 16}
     assert set(quota["complexity_type"].values()) == {8}

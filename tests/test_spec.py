@@ -45,11 +45,19 @@ def test_builtin_spec_has_the_seeds_support_rule_and_minimums(spec: Spec) -> Non
     assert spec.support_rule.ceiling(3.0) == 5.0
     assert spec.support_rule.ceiling(9.5) == 10.0
     assert {t.name: t.min_examples for t in spec.axes.authenticity_target} == {
-        "failed": 2, "struggling": 3, "authentic": 4, "excellent": 3,
+        "failed": 2,
+        "struggling": 3,
+        "authentic": 4,
+        "excellent": 3,
     }
     assert {c.name: c.min_examples for c in spec.axes.complexity_type} == {
-        "baseline": 2, "people_pleasing": 2, "misjudgment_over": 2, "misjudgment_under": 1,
-        "defensive_lashing": 1, "emergency_override": 2, "cultural_indirect": 1,
+        "baseline": 2,
+        "people_pleasing": 2,
+        "misjudgment_over": 2,
+        "misjudgment_under": 1,
+        "defensive_lashing": 1,
+        "emergency_override": 2,
+        "cultural_indirect": 1,
         "mixed_emotions": 2,
     }
     thresholds = spec.quality_thresholds

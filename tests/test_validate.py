@@ -55,8 +55,20 @@ def test_a_score_outside_the_targets_range_is_rejected(spec: Spec) -> None:
     assert scenario.authenticity_target in reason
 
 
-@pytest.mark.parametrize("text", ["", "   ", "TODO", "n/a", "...", "Lorem ipsum dolor sit amet, etc.",
-                                  "[insert response here]", "<response>", "aaaaaaaaaaaaaaaaaaaaaa"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "TODO",
+        "n/a",
+        "...",
+        "Lorem ipsum dolor sit amet, etc.",
+        "[insert response here]",
+        "<response>",
+        "aaaaaaaaaaaaaaaaaaaaaa",
+    ],
+)
 def test_empty_and_placeholder_texts_are_rejected(spec: Spec, text: str) -> None:
     scenario, item = _item(spec, response=text)
     [reason] = check_example(spec, scenario, item)
@@ -83,11 +95,10 @@ def test_the_node_rejects_duplicates_within_a_wave_and_overfull_buckets(
     from spectrumgen.ledger import open_ledger
 
     open_ledger(scripted_context.db_url).start_run("r1", spec, 1, 0, "scripted", "m")
-    only_cell = Cell(capacity_level="medium", authenticity_target="authentic",
-                     complexity_type="people_pleasing")  # the one cell a target of 1 allows
-    scenarios = [
-        compose_scenario(spec, only_cell, f"s{i}", random.Random(i)) for i in range(3)
-    ]
+    only_cell = Cell(
+        capacity_level="medium", authenticity_target="authentic", complexity_type="people_pleasing"
+    )  # the one cell a target of 1 allows
+    scenarios = [compose_scenario(spec, only_cell, f"s{i}", random.Random(i)) for i in range(3)]
     items = [GeneratedItem.model_validate(valid_item(s, seed=i)) for i, s in enumerate(scenarios)]
     items[1].response = items[0].response  # a copy of an item accepted earlier in the wave
     outcomes = [

@@ -1,0 +1,153 @@
+"""The command line as a user runs it: files, exit codes, one-line errors, resume."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from spectrumgen.schemas.spec import Spec
+
+RECORD_FIELDS = {
+    "id",
+    "run_id",
+    "capacity_level",
+    "effective_capacity",
+    "authenticity_target",
+    "authenticity_score",
+    "complexity_type",
+    "support_needed",
+    "support_provided",
+    "context",
+    "response",
+    "reasoning",
+    "model",
+    "backend",
+    "attempt",
+}
+
+
+def spectrumgen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "spectrumgen", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_scripted_run_of_64_meets_the_issues_done_when(tmp_path: Path, spec: Spec) -> None:
+    done = spectrumgen(
+        "run", "--backend", "scripted", "--target", "64", "--out", "OUT", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    records = _lines(tmp_path / "OUT" / "examples.jsonl")
+    assert len(records) == 64
+    for record in records:
+        assert set(record) >= RECORD_FIELDS
+        assert spec.capacity(record["capacity_level"]).range.contains(record["effective_capacity"])
+        assert spec.authenticity(record["authenticity_target"]).range.contains(
+            record["authenticity_score"]
+        )
+        assert record["support_provided"] <= min(10, record["effective_capacity"] + 2) + 1e-9
+    targets = Counter(r["authenticity_target"] for r in records)
+    types = Counter(r["complexity_type"] for r in records)
+    assert len(targets) == 4 and len(types) == 8
+    assert targets["excellent"] / 64 <= 0.4 and types["baseline"] / 64 <= 0.3
+    manifest = json.loads((tmp_path / "OUT" / "manifest.json").read_text())
+    for key in ("accepted", "items_requested", "repairs", "rejected_attempts"):
+        assert key in manifest["counts"]
+    assert manifest["llm_calls"] >= 13
+    assert (tmp_path / "spectrumgen.db").exists(), "the default ledger is sqlite:///spectrumgen.db"
+    assert "complete" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["run", "--target", "0", "--backend", "scripted"], "--target"),
+        (["run", "--bogus"], "--bogus"),
+        (["run", "--backend", "nope"], "nope"),
+        (["run", "--spec", "missing.yaml", "--backend", "scripted"], "missing.yaml"),
+        (["run", "--backend", "scripted", "--db", "nosuch://x"], "nosuch"),
+        (["run", "--backend", "scripted", "--resume", "no-such-run"], "no-such-run"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(
+    tmp_path: Path, args: list[str], says: str
+) -> None:
+    done = spectrumgen(*args, "--out", "OUT", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert says in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "OUT").exists()
+
+
+def test_a_bad_spec_file_names_the_field(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("name: x\ncharacter: y\naxes: {capacity_level: []}\n")
+    done = spectrumgen("run", "--spec", "bad.yaml", "--backend", "scripted", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "axes.capacity_level" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_an_unreachable_ollama_exits_4_naming_the_url(tmp_path: Path) -> None:
+    done = spectrumgen(
+        "run",
+        "--backend",
+        "ollama",
+        "--base-url",
+        "http://127.0.0.1:9",
+        "--target",
+        "5",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 4
+    assert "http://127.0.0.1:9" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "spectrumgen.db").exists()
+
+
+def test_a_spent_budget_exits_3_and_resume_finishes_without_duplicates(tmp_path: Path) -> None:
+    first = spectrumgen(
+        "run",
+        "--backend",
+        "scripted",
+        "--target",
+        "30",
+        "--max-calls",
+        "2",
+        "--fault-rate",
+        "0.3",
+        "--out",
+        "OUT",
+        cwd=tmp_path,
+    )
+    assert first.returncode == 3, first.stderr
+    manifest = json.loads((tmp_path / "OUT" / "manifest.json").read_text())
+    kept = _lines(tmp_path / "OUT" / "examples.jsonl")
+    assert manifest["status"] == "budget_spent"
+    assert 0 < len(kept) == manifest["counts"]["accepted"] < 30
+
+    run_id = manifest["run_id"]
+    wrong = spectrumgen("run", "--resume", run_id, "--target", "31", "--out", "OUT", cwd=tmp_path)
+    assert wrong.returncode == 2 and "target" in wrong.stderr
+
+    second = spectrumgen(
+        "run", "--resume", run_id, "--fault-rate", "0.3", "--out", "OUT", cwd=tmp_path
+    )
+    assert second.returncode == 0, second.stderr
+    rows = _lines(tmp_path / "OUT" / "examples.jsonl")
+    assert len(rows) == 30 and len({r["id"] for r in rows}) == 30
+    assert {r["id"] for r in kept} <= {r["id"] for r in rows}
+    assert json.loads((tmp_path / "OUT" / "manifest.json").read_text())["status"] == "complete"
