@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select, update
+from sqlalchemy import Engine, Integer, cast, create_engine, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -167,7 +167,7 @@ class Ledger:
                     func.coalesce(func.sum(Batch.repair_items), 0),
                     func.coalesce(func.sum(Batch.prompt_tokens), 0),
                     func.coalesce(func.sum(Batch.completion_tokens), 0),
-                    func.coalesce(func.max(Batch.tokens_estimated), False),
+                    func.coalesce(func.max(cast(Batch.tokens_estimated, Integer)), 0),
                     func.coalesce(func.sum(Batch.seconds), 0.0),
                 ).where(Batch.run_id == run_id)
             ).one()

@@ -138,9 +138,9 @@ def call_batch(backend: Backend, system: str, user: str) -> ModelReply:
     started = time.perf_counter()
     try:
         message = backend.chat_model.invoke([SystemMessage(system), HumanMessage(user)])
-    except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+    except (httpx.ConnectError, httpx.ConnectTimeout, ConnectionError) as error:
         raise BackendUnavailableError(
-            f"{backend.name} backend stopped answering ({error}); the run can be resumed"
+            f"{backend.name} backend stopped answering ({error}); resume the run once it is back"
         ) from None
     except Exception as error:
         if getattr(error, "status_code", None) == 404:

@@ -61,6 +61,7 @@ def build_manifest(
 ) -> dict[str, Any]:
     """Everything needed to know how a run's data came to be."""
     stats = ledger.run_stats(run_id)
+    models = ledger.run_models(run_id)
     report = evaluate(spec, target, ledger.accepted_rows(run_id))
     tokens = stats.prompt_tokens + stats.completion_tokens
     return {
@@ -73,8 +74,8 @@ def build_manifest(
             "hash": spec.content_hash(),
             "source": context.spec,
         },
-        "backend": context.backend,
-        "models": ledger.run_models(run_id),
+        "backend": ",".join(sorted({m["backend"] for m in models})) or context.backend,
+        "models": models,
         "target": target,
         "counts": {
             "accepted": stats.accepted,
