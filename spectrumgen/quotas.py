@@ -26,6 +26,10 @@ def apportion(
 ) -> dict[str, int]:
     """Share `total` over the buckets in proportion to `weights`, honouring floors and caps.
 
+    Each bucket starts at the whole part of its share (raised to its floor, cut to its cap);
+    what is left over goes one at a time to the bucket furthest below its share, and any excess
+    the floors caused is taken back from the buckets furthest above theirs.
+
     Raises:
         BadInputError: the caps leave no room for `total`.
     """
@@ -33,18 +37,25 @@ def apportion(
     caps = caps or {}
     if total < sum(floors.values()):
         floors = {}
-    allocation = {name: floors.get(name, 0) for name in weights}
     weight_sum = sum(weights.values())
+    share = {name: total * weight / weight_sum for name, weight in weights.items()}
     order = {name: index for index, name in enumerate(weights)}
-    for _ in range(total - sum(allocation.values())):
-        open_buckets = [n for n in weights if allocation[n] < caps.get(n, math.inf)]
+    allocation = {
+        name: min(caps.get(name, total), max(floors.get(name, 0), math.floor(share[name])))
+        for name in weights
+    }
+    while sum(allocation.values()) < total:
+        open_buckets = [n for n in weights if allocation[n] < caps.get(n, total)]
         if not open_buckets:
             raise BadInputError(f"a target of {total} cannot fit under the spec's max_share caps")
-        chosen = max(
-            open_buckets,
-            key=lambda n: (total * weights[n] / weight_sum - allocation[n], weights[n], -order[n]),
-        )
+        chosen = max(open_buckets, key=lambda n: (share[n] - allocation[n], weights[n], -order[n]))
         allocation[chosen] += 1
+    while sum(allocation.values()) > total:
+        chosen = max(
+            (n for n in weights if allocation[n] > floors.get(n, 0)),
+            key=lambda n: (allocation[n] - share[n], -weights[n], order[n]),
+        )
+        allocation[chosen] -= 1
     return allocation
 
 

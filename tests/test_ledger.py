@@ -106,3 +106,12 @@ def test_an_unusable_url_is_a_clear_bad_input(tmp_path) -> None:
         Ledger("nosuchdialect://x")
     with pytest.raises(BadInputError, match="cannot be opened"):
         Ledger(f"sqlite:///{tmp_path}/missing/dir/ledger.db")
+
+
+def test_an_example_already_recorded_is_not_counted_again(ledger: Ledger, spec: Spec) -> None:
+    reply, outcomes, records = _batch(spec, "b1")
+    ledger.record_batch("r1", spec.name, reply, outcomes, records)
+    again = reply.model_copy(update={"batch_id": "b2"})
+    assert ledger.record_batch("r1", spec.name, again, outcomes, records)
+    assert len(ledger.examples("r1")) == 2 and len(ledger.rejections("r1")) == 2
+    assert sum(ledger.coverage_counts(spec.name).values()) == 2

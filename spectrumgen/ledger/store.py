@@ -7,6 +7,7 @@ replayed after a crash is never recorded twice.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -273,37 +274,45 @@ class Ledger:
                         seconds=reply.seconds,
                     )
                 )
-                for record in records:
-                    if self._insert_example(session, record, reply.batch_id):
-                        self._count_coverage(session, spec_name, record)
-                for outcome in outcomes:
-                    if not outcome.accepted:
-                        session.add(_rejection_row(run_id, outcome))
-                session.flush()
+                inserted = self._insert_examples(session, list(records), reply.batch_id)
+                self._count_coverage(session, spec_name, inserted)
+                rejections = [_rejection_row(run_id, o) for o in outcomes if not o.accepted]
+                if rejections:
+                    statement = _dialect_insert(session, Rejection.__table__)
+                    session.execute(statement.on_conflict_do_nothing(), rejections)
             return True
         except IntegrityError:
             # Another worker or an earlier replay recorded this batch first.
             return False
 
-    def _insert_example(self, session: Session, record: ExampleRecord, batch_id: str) -> bool:
-        values = record.model_dump()
-        values["spec_name"] = values.pop("spec")
-        values["batch_id"] = batch_id
-        statement = _dialect_insert(session, Example).values(**values)
-        result = session.execute(statement.on_conflict_do_nothing())
-        return bool(getattr(result, "rowcount", 0))
+    def _insert_examples(
+        self, session: Session, records: list[ExampleRecord], batch_id: str
+    ) -> list[ExampleRecord]:
+        """Insert the batch's examples in one statement; returns those that were new."""
+        if not records:
+            return []
+        rows = []
+        for record in records:
+            values = record.model_dump()
+            values["spec_name"] = values.pop("spec")
+            rows.append(values | {"batch_id": batch_id, "created_at": utc_now()})
+        table = Example.__table__
+        statement = _dialect_insert(session, table).on_conflict_do_nothing()
+        new_ids = set(session.scalars(statement.returning(table.c.id), rows))
+        return [r for r in records if r.id in new_ids]
 
-    def _count_coverage(self, session: Session, spec_name: str, record: ExampleRecord) -> None:
-        now = utc_now()
-        statement = _dialect_insert(session, ParameterCoverage).values(
-            spec_name=spec_name,
-            capacity_level=record.capacity_level,
-            authenticity_target=record.authenticity_target,
-            complexity_type=record.complexity_type,
-            generated_count=1,
-            first_generated=now,
-            last_generated=now,
+    def _count_coverage(
+        self, session: Session, spec_name: str, records: list[ExampleRecord]
+    ) -> None:
+        """Add the new examples to their cells' counts, one upsert per cell."""
+        cells = Counter(
+            (r.capacity_level, r.authenticity_target, r.complexity_type) for r in records
         )
+        if not cells:
+            return
+        now = utc_now()
+        table = ParameterCoverage.__table__
+        statement = _dialect_insert(session, table)
         session.execute(
             statement.on_conflict_do_update(
                 index_elements=[
@@ -313,14 +322,26 @@ class Ledger:
                     "complexity_type",
                 ],
                 set_={
-                    "generated_count": ParameterCoverage.generated_count + 1,
+                    "generated_count": table.c.generated_count + statement.excluded.generated_count,
                     "last_generated": now,
                 },
-            )
+            ),
+            [
+                {
+                    "spec_name": spec_name,
+                    "capacity_level": capacity,
+                    "authenticity_target": authenticity,
+                    "complexity_type": complexity,
+                    "generated_count": count,
+                    "first_generated": now,
+                    "last_generated": now,
+                }
+                for (capacity, authenticity, complexity), count in cells.items()
+            ],
         )
 
 
-def _dialect_insert(session: Session, table: type[Base]) -> Any:
+def _dialect_insert(session: Session, table: Any) -> Any:
     name = session.get_bind().dialect.name
     if name == "sqlite":
         return sqlite.insert(table)
@@ -329,19 +350,19 @@ def _dialect_insert(session: Session, table: type[Base]) -> Any:
     raise BadInputError(f"ledger dialect {name!r} is not supported; use SQLite or PostgreSQL")
 
 
-def _rejection_row(run_id: str, outcome: Outcome) -> Rejection:
+def _rejection_row(run_id: str, outcome: Outcome) -> dict[str, Any]:
     record = RejectedRecord.from_outcome(run_id, outcome)
-    values = record.model_dump(exclude={"reasons", "item"})
-    return Rejection(
-        **values,
-        reasons=json.dumps(record.reasons),
-        item_json=record.item.model_dump_json() if record.item else None,
-    )
+    return record.model_dump(exclude={"reasons", "item"}) | {
+        "reasons": json.dumps(record.reasons),
+        "item_json": record.item.model_dump_json() if record.item else None,
+        "created_at": utc_now(),
+    }
 
 
 def _tune_sqlite(connection: Any, _record: Any) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # WAL-safe: an app crash loses nothing
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
