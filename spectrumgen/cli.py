@@ -6,7 +6,9 @@ longer reachable) with what was accepted kept; 4 LLM backend unreachable or mode
 
 from __future__ import annotations
 
+import signal
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,7 +23,7 @@ from spectrumgen.graph.builder import build_graph
 from spectrumgen.graph.context import DEFAULT_DB_URL, DEFAULT_MODEL, RunContext
 from spectrumgen.ledger import open_ledger
 from spectrumgen.llm import BACKENDS, backend_for
-from spectrumgen.nodes.finish import COMPLETE
+from spectrumgen.nodes.finish import COMPLETE, build_manifest
 from spectrumgen.nodes.plan_gaps import new_run_id
 from spectrumgen.specs import DEFAULT_SPEC, load_spec
 
@@ -116,10 +118,24 @@ def run(
         f"run {run_id}: {settings['target']} examples of {loaded_spec.name} with "
         f"{resolved.name} ({resolved.model_name}); resume with --resume {run_id}"
     )
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    started = time.time()
     try:
         final = _stream_run(run_id, settings["target"], context, quiet)
     except (KeyboardInterrupt, SpectrumgenError) as error:
-        write_run_files(ledger, run_id, out_dir)
+        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "stopped"
+        ledger.set_status(run_id, status)
+        manifest = build_manifest(
+            ledger,
+            loaded_spec,
+            context,
+            run_id,
+            settings["target"],
+            status,
+            context.call_budget(settings["target"]),
+            seconds=time.time() - started,
+        )
+        write_run_files(ledger, run_id, out_dir, manifest)
         if isinstance(error, KeyboardInterrupt):
             err.print(f"interrupted; what was accepted is kept. Resume with --resume {run_id}")
             raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -127,6 +143,11 @@ def run(
     _print_summary(final, out_dir)
     if final.get("status") != COMPLETE:
         raise typer.Exit(EXIT_BUDGET)
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    """A polite kill stops like Ctrl-C: files rewritten from the ledger, resume hint printed."""
+    raise KeyboardInterrupt
 
 
 def _run_settings(

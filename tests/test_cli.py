@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -151,3 +153,49 @@ def test_a_spent_budget_exits_3_and_resume_finishes_without_duplicates(tmp_path:
     assert len(rows) == 30 and len({r["id"] for r in rows}) == 30
     assert {r["id"] for r in kept} <= {r["id"] for r in rows}
     assert json.loads((tmp_path / "OUT" / "manifest.json").read_text())["status"] == "complete"
+
+
+def test_a_terminated_run_keeps_its_files_consistent_and_resumes_to_the_target(
+    tmp_path: Path,
+) -> None:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "spectrumgen",
+            "run",
+            "--backend",
+            "scripted",
+            "--target",
+            "1500",
+            "--out",
+            "OUT",
+            "--quiet",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    examples = tmp_path / "OUT" / "examples.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if examples.exists() and examples.stat().st_size > 0:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "--resume" in stderr
+
+    manifest = json.loads((tmp_path / "OUT" / "manifest.json").read_text())
+    kept = _lines(examples)
+    assert manifest["status"] == "interrupted"
+    assert 0 < len(kept) == manifest["counts"]["accepted"] < 1500
+
+    resumed = spectrumgen(
+        "run", "--resume", manifest["run_id"], "--out", "OUT", "--quiet", cwd=tmp_path
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    rows = _lines(examples)
+    assert len(rows) == 1500 and len({r["id"] for r in rows}) == 1500
