@@ -25,6 +25,7 @@ from spectrumgen.ledger import open_ledger
 from spectrumgen.llm import BACKENDS, backend_for
 from spectrumgen.nodes.finish import COMPLETE, build_manifest
 from spectrumgen.nodes.plan_gaps import new_run_id
+from spectrumgen.quotas import evaluate
 from spectrumgen.specs import DEFAULT_SPEC, load_spec
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_BUDGET, EXIT_BACKEND, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
@@ -125,12 +126,13 @@ def run(
     except (KeyboardInterrupt, SpectrumgenError) as error:
         status = "interrupted" if isinstance(error, KeyboardInterrupt) else "stopped"
         ledger.set_status(run_id, status)
+        report = evaluate(loaded_spec, settings["target"], ledger.accepted_rows(run_id))
         manifest = build_manifest(
             ledger,
             loaded_spec,
             context,
             run_id,
-            settings["target"],
+            report,
             status,
             context.call_budget(settings["target"]),
             seconds=time.time() - started,

@@ -174,3 +174,13 @@ def test_any_chat_model_plugs_in_and_garbage_replies_only_spend_the_budget(
         "missing from the reply"
     }
     assert result["manifest"]["models"] == [{"backend": "custom", "model": "GarbageChatModel"}]
+
+
+def test_a_missing_or_bad_target_is_refused(scripted_context: RunContext) -> None:
+    import pytest
+
+    from spectrumgen.errors import BadInputError
+
+    for payload in ({}, {"target": 0}, {"target": "ten"}):
+        with pytest.raises(BadInputError, match="target"):
+            GRAPH.invoke(payload, context=scripted_context)

@@ -61,7 +61,7 @@ def ledger(db_url: str, spec: Spec) -> Ledger:
 
 
 def test_a_batch_is_written_whole_and_counted(ledger: Ledger, spec: Spec) -> None:
-    assert ledger.record_batch("r1", spec.name, *_batch(spec))
+    assert len(ledger.record_batch("r1", spec.name, *_batch(spec)) or []) == 2
     stats = ledger.run_stats("r1")
     assert (stats.llm_calls, stats.items_requested, stats.accepted, stats.rejected) == (1, 4, 2, 2)
     assert (stats.prompt_tokens, stats.completion_tokens) == (100, 50)
@@ -73,7 +73,7 @@ def test_a_batch_is_written_whole_and_counted(ledger: Ledger, spec: Spec) -> Non
 def test_recording_the_same_batch_again_changes_nothing(ledger: Ledger, spec: Spec) -> None:
     batch = _batch(spec)
     assert ledger.record_batch("r1", spec.name, *batch)
-    assert not ledger.record_batch("r1", spec.name, *batch)
+    assert ledger.record_batch("r1", spec.name, *batch) is None
     stats = ledger.run_stats("r1")
     assert (stats.llm_calls, stats.accepted, stats.rejected) == (1, 2, 2)
     assert sum(ledger.coverage_counts(spec.name).values()) == 2
@@ -95,10 +95,12 @@ def test_scenario_ids_are_never_handed_out_twice(ledger: Ledger) -> None:
     assert first == [0, 1, 2, 3, 4] and second == [5, 6, 7]
 
 
-def test_a_run_refuses_a_changed_spec(ledger: Ledger, spec: Spec) -> None:
+def test_a_run_refuses_a_changed_spec_or_target(ledger: Ledger, spec: Spec) -> None:
     changed = spec.model_copy(update={"description": "something else"})
     with pytest.raises(BadInputError, match="differs"):
         ledger.start_run("r1", changed, 10, 0, "scripted", "m")
+    with pytest.raises(BadInputError, match="target of 10"):
+        ledger.start_run("r1", spec, 11, 0, "scripted", "m")
 
 
 def test_an_unusable_url_is_a_clear_bad_input(tmp_path) -> None:
@@ -112,6 +114,6 @@ def test_an_example_already_recorded_is_not_counted_again(ledger: Ledger, spec: 
     reply, outcomes, records = _batch(spec, "b1")
     ledger.record_batch("r1", spec.name, reply, outcomes, records)
     again = reply.model_copy(update={"batch_id": "b2"})
-    assert ledger.record_batch("r1", spec.name, again, outcomes, records)
+    assert ledger.record_batch("r1", spec.name, again, outcomes, records) == []
     assert len(ledger.examples("r1")) == 2 and len(ledger.rejections("r1")) == 2
     assert sum(ledger.coverage_counts(spec.name).values()) == 2

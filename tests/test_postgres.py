@@ -47,6 +47,6 @@ def test_a_replayed_batch_is_recorded_once_on_postgres(postgres_url: str, spec: 
     ledger.start_run("r1", spec, 10, 0, "scripted", "m")
     batch = _batch(spec, "pg-b1")
     assert ledger.record_batch("r1", spec.name, *batch)
-    assert not ledger.record_batch("r1", spec.name, *batch)
+    assert ledger.record_batch("r1", spec.name, *batch) is None
     assert ledger.run_stats("r1").llm_calls == 1
     assert ledger.reserve_scenario_ids("r1", 2) == [0, 1]

@@ -6,7 +6,7 @@ Each list holds pydantic models dumped with `model_dump()`: scenarios (`Scenario
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Required, TypedDict
 
 
 def extend_or_reset(current: list[Any] | None, update: list[Any] | None) -> list[Any]:
@@ -19,7 +19,7 @@ def extend_or_reset(current: list[Any] | None, update: list[Any] | None) -> list
 class GenerationInput(TypedDict, total=False):
     """What a caller passes in: the number of examples wanted, and a run id to continue."""
 
-    target: int
+    target: Required[int]
     run_id: str
 
 

@@ -96,6 +96,11 @@ class Ledger:
                     f"run {run_id} was made with spec {run.spec_name} ({run.spec_hash}); "
                     f"the spec given now ({spec.name}, {spec.content_hash()}) differs"
                 )
+            elif run.target != target:
+                raise BadInputError(
+                    f"run {run_id} has a target of {run.target}, not {target}; a run keeps "
+                    "its target"
+                )
             return run
 
     def get_run(self, run_id: str) -> Run | None:
@@ -245,16 +250,17 @@ class Ledger:
         reply: RawReply,
         outcomes: Sequence[Outcome],
         records: Iterable[ExampleRecord],
-    ) -> bool:
+    ) -> list[ExampleRecord] | None:
         """Write a batch, its accepted examples, its rejections and the coverage, atomically.
 
         Returns:
-            False when the batch was already recorded (a replay), True otherwise.
+            The examples that were new to the ledger, or None when the batch was already
+            recorded (a replay) and nothing was written.
         """
         try:
             with self.sessions.begin() as session:
                 if session.get(Batch, (run_id, reply.batch_id)) is not None:
-                    return False
+                    return None
                 accepted = [o for o in outcomes if o.accepted]
                 session.add(
                     Batch(
@@ -280,10 +286,10 @@ class Ledger:
                 if rejections:
                     statement = _dialect_insert(session, Rejection.__table__)
                     session.execute(statement.on_conflict_do_nothing(), rejections)
-            return True
+            return inserted
         except IntegrityError:
             # Another worker or an earlier replay recorded this batch first.
-            return False
+            return None
 
     def _insert_examples(
         self, session: Session, records: list[ExampleRecord], batch_id: str

@@ -13,7 +13,7 @@ from spectrumgen.graph.context import RunContext
 from spectrumgen.graph.state import GenerationState
 from spectrumgen.ledger import Ledger
 from spectrumgen.nodes.common import node_parts
-from spectrumgen.quotas import evaluate
+from spectrumgen.quotas import QuotaReport, evaluate
 from spectrumgen.schemas.spec import Spec
 
 COMPLETE, BUDGET_SPENT, QUOTAS_UNMET = "complete", "budget_spent", "quotas_unmet"
@@ -38,7 +38,7 @@ def finish(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         parts.spec,
         parts.context,
         run_id,
-        target,
+        report,
         status,
         budget,
         seconds=time.time() - float(state.get("started_at") or time.time()),
@@ -54,7 +54,7 @@ def build_manifest(
     spec: Spec,
     context: RunContext,
     run_id: str,
-    target: int,
+    report: QuotaReport,
     status: str,
     call_budget: int,
     seconds: float,
@@ -62,7 +62,6 @@ def build_manifest(
     """Everything needed to know how a run's data came to be."""
     stats = ledger.run_stats(run_id)
     models = ledger.run_models(run_id)
-    report = evaluate(spec, target, ledger.accepted_rows(run_id))
     tokens = stats.prompt_tokens + stats.completion_tokens
     return {
         "run_id": run_id,
@@ -76,7 +75,7 @@ def build_manifest(
         },
         "backend": ",".join(sorted({m["backend"] for m in models})) or context.backend,
         "models": models,
-        "target": target,
+        "target": report.target,
         "counts": {
             "accepted": stats.accepted,
             "rejected_attempts": stats.rejected,

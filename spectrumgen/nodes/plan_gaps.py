@@ -18,6 +18,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from spectrumgen.errors import BadInputError
 from spectrumgen.graph.state import GenerationState
 from spectrumgen.nodes.common import node_parts
 from spectrumgen.quotas import allocate
@@ -31,7 +32,9 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     """Plan the next wave: repairs first, then the least-covered cells that quotas still need."""
     parts = node_parts(runtime)
     context, spec, ledger = parts.context, parts.spec, parts.ledger
-    target = int(state.get("target") or 0)
+    target = state.get("target")
+    if not isinstance(target, int) or isinstance(target, bool) or target < 1:
+        raise BadInputError(f"target must be a whole number of examples, 1 or more; got {target!r}")
     run_id = state.get("run_id") or new_run_id()
     ledger.start_run(run_id, spec, target, context.seed, context.backend, context.model)
 

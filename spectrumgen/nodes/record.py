@@ -46,8 +46,8 @@ def record(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
             if o.accepted and o.item is not None
         ]
         written = ledger.record_batch(run_id, spec.name, reply, outcomes, records)
-        if written and out_dir is not None:
-            append_lines(out_dir / EXAMPLES_FILE, (r.model_dump() for r in records))
+        if written is not None and out_dir is not None:
+            append_lines(out_dir / EXAMPLES_FILE, (r.model_dump() for r in written))
             rejected = [RejectedRecord.from_outcome(run_id, o) for o in outcomes if not o.accepted]
             append_lines(out_dir / REJECTED_FILE, (r.model_dump() for r in rejected))
 

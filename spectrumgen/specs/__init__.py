@@ -16,32 +16,44 @@ from spectrumgen.schemas.spec import Spec
 DEFAULT_SPEC = "emotional_authenticity"
 
 
-def builtin_spec_names() -> list[str]:
+@lru_cache(maxsize=1)
+def builtin_spec_names() -> tuple[str, ...]:
     """Names of the specs that ship with spectrumgen."""
-    folder = resources.files(__package__)
-    return sorted(
-        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
-    )
+    names = (p.name for p in resources.files(__package__).iterdir())
+    return tuple(sorted(n.removesuffix(".yaml") for n in names if n.endswith(".yaml")))
 
 
 def load_spec(name_or_path: str = DEFAULT_SPEC) -> Spec:
-    """Load a built-in spec by name, or a YAML/JSON spec file by path.
+    """Load a built-in spec by name, or a YAML/JSON spec file by path (cached until it changes).
 
     Raises:
         SpecError: the file is missing or unreadable, or a field is invalid (named in the message).
     """
     if name_or_path in builtin_spec_names():
-        text = resources.files(__package__).joinpath(f"{name_or_path}.yaml").read_text()
-        return _parse(text, f"built-in spec {name_or_path!r}", mtime=0.0)
+        return _load_builtin(name_or_path)
     path = Path(name_or_path)
     if not path.is_file():
         known = ", ".join(builtin_spec_names())
         raise SpecError(f"spec {name_or_path!r}: no such file or built-in spec (built-in: {known})")
-    return _parse(path.read_text(encoding="utf-8"), str(path), mtime=path.stat().st_mtime)
+    return _load_file(str(path), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _load_builtin(name: str) -> Spec:
+    text = resources.files(__package__).joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+    return _parse(text, f"built-in spec {name!r}")
 
 
 @lru_cache(maxsize=32)
-def _parse(text: str, source: str, mtime: float) -> Spec:
+def _load_file(path: str, mtime_ns: int) -> Spec:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError(f"{path}: cannot be read: {error}") from None
+    return _parse(text, path)
+
+
+def _parse(text: str, source: str) -> Spec:
     try:
         data = json.loads(text) if source.endswith(".json") else yaml.safe_load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as error:
