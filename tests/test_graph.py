@@ -15,6 +15,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from spectrumgen import RunContext, build_graph
 from spectrumgen.ledger import open_ledger
+from spectrumgen.llm.scripted import ScriptedChatModel
 from spectrumgen.schemas.spec import Spec
 
 GRAPH = build_graph().compile()
@@ -184,3 +185,33 @@ def test_a_missing_or_bad_target_is_refused(scripted_context: RunContext) -> Non
     for payload in ({}, {"target": 0}, {"target": "ten"}):
         with pytest.raises(BadInputError, match="target"):
             GRAPH.invoke(payload, context=scripted_context)
+
+
+class DyingChatModel(ScriptedChatModel):
+    """Answers like the scripted model, then its server goes away for good."""
+
+    answers_left: int = 2
+
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
+        if self.answers_left <= 0:
+            raise ConnectionError("Failed to connect to Ollama")
+        self.answers_left -= 1
+        return super()._generate(messages, *args, **kwargs)
+
+
+def test_a_server_lost_mid_run_stops_it_with_what_was_accepted_kept(
+    scripted_context: RunContext,
+) -> None:
+    import pytest
+
+    from spectrumgen.errors import BackendUnavailableError
+
+    scripted_context.concurrency = 1
+    graph = build_graph(chat_model=DyingChatModel()).compile()
+    with pytest.raises(BackendUnavailableError):
+        graph.invoke({"target": 30, "run_id": "dying"}, context=scripted_context)
+    stats = open_ledger(scripted_context.db_url).run_stats("dying")
+    assert stats.llm_calls == 2 and stats.accepted == 10
+    resumed = _run(RunContext(**{**vars(scripted_context), "concurrency": 4}), 30, "dying")
+    assert resumed["status"] == "complete"
+    assert open_ledger(scripted_context.db_url).run_stats("dying").accepted == 30
