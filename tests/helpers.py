@@ -12,6 +12,15 @@ from spectrumgen.schemas.scenario import Cell, Scenario
 from spectrumgen.schemas.spec import Spec
 
 
+class FakeRuntime:
+    """The parts of a LangGraph runtime that nodes read: the context and a stream writer."""
+
+    def __init__(self, context: object) -> None:
+        self.context = context
+        self.events: list[dict] = []
+        self.stream_writer = self.events.append
+
+
 def make_scenarios(spec: Spec, count: int, seed: int = 0) -> list[Scenario]:
     """Scenarios cycling through every target and complexity type."""
     targets = spec.bucket_names("authenticity_target")

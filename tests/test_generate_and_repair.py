@@ -17,16 +17,7 @@ from spectrumgen.nodes.generate import make_generate
 from spectrumgen.nodes.repair import repair
 from spectrumgen.schemas.batch import BatchTask, Outcome, RawReply
 from spectrumgen.schemas.spec import Spec
-from tests.helpers import make_scenarios
-
-
-class FakeRuntime:
-    """The parts of a LangGraph runtime that nodes read."""
-
-    def __init__(self, context: RunContext) -> None:
-        self.context = context
-        self.events: list[dict] = []
-        self.stream_writer = self.events.append
+from tests.helpers import FakeRuntime, make_scenarios
 
 
 class CountingChatModel(ScriptedChatModel):

@@ -13,16 +13,7 @@ from spectrumgen.schemas.batch import Outcome
 from spectrumgen.schemas.example import GeneratedItem
 from spectrumgen.schemas.scenario import Cell
 from spectrumgen.schemas.spec import Spec
-from tests.helpers import make_scenarios, valid_item
-
-
-class _Runtime:
-    """The two things nodes read from a LangGraph runtime."""
-
-    def __init__(self, context: RunContext) -> None:
-        self.context = context
-        self.events: list[dict] = []
-        self.stream_writer = self.events.append
+from tests.helpers import FakeRuntime, make_scenarios, valid_item
 
 
 def _item(spec: Spec, index: int = 0, **changes) -> tuple:
@@ -105,7 +96,7 @@ def test_the_node_rejects_duplicates_within_a_wave_and_overfull_buckets(
         Outcome(batch_id="b", scenario=s, item=i).model_dump()
         for s, i in zip(scenarios, items, strict=True)
     ]
-    runtime = _Runtime(scripted_context)
+    runtime = FakeRuntime(scripted_context)
     result = validate({"run_id": "r1", "target": 1, "outcomes": outcomes}, runtime)  # type: ignore[arg-type]
     first, second, third = (Outcome.model_validate(o) for o in result["outcomes"])
     assert first.accepted
