@@ -88,8 +88,6 @@ def run(
 ) -> None:
     """Generate until the target and every quota are met, or the call budget is spent."""
     loaded_spec = load_spec(spec)
-    if backend is not None and backend not in BACKENDS:
-        raise BadInputError(f"--backend {backend!r} is not one of {', '.join(BACKENDS)}")
     settings = _run_settings(db, resume, target, backend, model, seed)
     context = RunContext(
         spec=spec,

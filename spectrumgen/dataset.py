@@ -22,7 +22,7 @@ MANIFEST_FILE = "manifest.json"
 
 def append_lines(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     """Append rows as JSON lines."""
-    lines = "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows)
+    lines = _jsonl(rows)
     if lines:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as handle:
@@ -41,7 +41,7 @@ def write_run_files(
         _replace(folder / MANIFEST_FILE, json.dumps(manifest, indent=2, default=str) + "\n")
 
 
-def _jsonl(rows: list[dict[str, Any]]) -> str:
+def _jsonl(rows: Iterable[dict[str, Any]]) -> str:
     return "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows)
 
 

@@ -10,7 +10,7 @@ to what the allocation holds, so small demo runs can still finish.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from pydantic import BaseModel, computed_field
 
@@ -87,6 +87,15 @@ class QuotaReport(BaseModel):
         return self.accepted >= self.target and not self.shortfalls
 
 
+def bucket_counts(spec: Spec, rows: Iterable[Mapping[str, object]]) -> dict[str, dict[str, int]]:
+    """How many rows fall in each bucket of each axis (every bucket listed, zeros included)."""
+    counts = {axis: {name: 0 for name in spec.bucket_names(axis)} for axis in AXIS_NAMES}
+    for row in rows:
+        for axis in AXIS_NAMES:
+            counts[axis][str(row[axis])] += 1
+    return counts
+
+
 def evaluate(
     spec: Spec,
     target: int,
@@ -94,10 +103,7 @@ def evaluate(
 ) -> QuotaReport:
     """Check accepted example rows (dicts with the three axes and `authenticity_score`)."""
     required = allocate(spec, target)
-    actual = {axis: {name: 0 for name in spec.bucket_names(axis)} for axis in AXIS_NAMES}
-    for row in rows:
-        for axis in AXIS_NAMES:
-            actual[axis][str(row[axis])] += 1
+    actual = bucket_counts(spec, rows)
     shortfalls = [
         f"{axis}={bucket}: {actual[axis][bucket]}/{count}"
         for axis in AXIS_NAMES

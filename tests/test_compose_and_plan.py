@@ -55,7 +55,7 @@ def test_composing_is_deterministic_and_batch_ids_are_stable(spec: Spec) -> None
 
 
 def test_chosen_cells_meet_every_axis_quota_exactly(spec: Spec) -> None:
-    need = still_needed(allocate(spec, 64), [])
+    need = still_needed(allocate(spec, 64), {})
     cells = choose_cells(need, {}, 64, [], random.Random(0))
     assert len(cells) == 64
     for axis in AXIS_NAMES:
@@ -65,15 +65,15 @@ def test_chosen_cells_meet_every_axis_quota_exactly(spec: Spec) -> None:
 
 
 def test_uncovered_cells_come_before_covered_ones(spec: Spec) -> None:
-    need = still_needed(allocate(spec, 64), [])
+    need = still_needed(allocate(spec, 64), {})
     covered = {c.key(): 3 for c in choose_cells(dict(need), {}, 64, [], random.Random(1))}
-    need = still_needed(allocate(spec, 64), [])
+    need = still_needed(allocate(spec, 64), {})
     again = choose_cells(need, covered, 40, [], random.Random(2))
     assert all(c.key() not in covered for c in again)
 
 
 def test_cells_of_given_up_scenarios_are_planned_first(spec: Spec) -> None:
-    need = still_needed(allocate(spec, 64), [])
+    need = still_needed(allocate(spec, 64), {})
     wanted = Cell(
         capacity_level="crisis", authenticity_target="excellent", complexity_type="mixed_emotions"
     )
@@ -82,5 +82,5 @@ def test_cells_of_given_up_scenarios_are_planned_first(spec: Spec) -> None:
 
 
 def test_planning_stops_when_an_axis_has_nothing_left_to_need(spec: Spec) -> None:
-    need = still_needed(allocate(spec, 4), [])
+    need = still_needed(allocate(spec, 4), {})
     assert len(choose_cells(need, {}, 10, [], random.Random(0))) == 4

@@ -24,7 +24,7 @@ def finish(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     parts = node_parts(runtime)
     run_id, target = state["run_id"], int(state["target"])
     report = evaluate(parts.spec, target, parts.ledger.accepted_rows(run_id))
-    calls = parts.ledger.run_stats(run_id).llm_calls
+    calls = int(state.get("llm_calls", 0))  # read from the ledger by plan_gaps and record
     budget = int(state.get("call_budget") or parts.context.call_budget(target))
     if report.met:
         status = COMPLETE

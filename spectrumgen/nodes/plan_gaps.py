@@ -21,7 +21,7 @@ from langgraph.runtime import Runtime
 from spectrumgen.errors import BadInputError
 from spectrumgen.graph.state import GenerationState
 from spectrumgen.nodes.common import node_parts
-from spectrumgen.quotas import allocate
+from spectrumgen.quotas import allocate, bucket_counts
 from spectrumgen.schemas.scenario import Cell, Scenario
 from spectrumgen.schemas.spec import AXIS_NAMES
 
@@ -53,9 +53,8 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     )
 
     wave_repairs, waiting = repair_queue[:slots], repair_queue[slots:]
-    need = still_needed(
-        allocate(spec, target), [*accepted, *(r.model_dump() for r in repair_queue)]
-    )
+    in_flight = bucket_counts(spec, [*accepted, *(r.model_dump() for r in repair_queue)])
+    need = still_needed(allocate(spec, target), in_flight)
     new_count = max(0, min(slots - len(wave_repairs), remaining - len(repair_queue)))
     wave = int(state.get("wave", 0)) + 1
     rng = random.Random(f"{context.seed}|{run_id}|plan|{wave}")
@@ -100,14 +99,13 @@ def new_run_id() -> str:
 
 
 def still_needed(
-    required: Mapping[str, Mapping[str, int]], taken: Sequence[Mapping[str, Any]]
+    required: Mapping[str, Mapping[str, int]], taken: Mapping[str, Mapping[str, int]]
 ) -> dict[str, dict[str, int]]:
-    """Quota per bucket minus what the taken rows (accepted or in flight) already hold."""
-    need = {axis: dict(buckets) for axis, buckets in required.items()}
-    for row in taken:
-        for axis in AXIS_NAMES:
-            need[axis][str(row[axis])] -= 1
-    return need
+    """Quota per bucket minus what is already taken (accepted or in flight)."""
+    return {
+        axis: {b: count - taken.get(axis, {}).get(b, 0) for b, count in buckets.items()}
+        for axis, buckets in required.items()
+    }
 
 
 def choose_cells(

@@ -15,7 +15,7 @@ from rapidfuzz import fuzz, process, utils
 
 from spectrumgen.graph.state import GenerationState
 from spectrumgen.nodes.common import node_parts
-from spectrumgen.quotas import allocate
+from spectrumgen.quotas import allocate, bucket_counts
 from spectrumgen.schemas.batch import Outcome
 from spectrumgen.schemas.example import GeneratedItem
 from spectrumgen.schemas.scenario import Scenario
@@ -28,13 +28,9 @@ def validate(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     """Accept or reject each parsed item, with every reason it failed."""
     parts = node_parts(runtime)
     spec, ledger, run_id = parts.spec, parts.ledger, state["run_id"]
-    accepted_rows = ledger.accepted_rows(run_id)
     responses = ledger.accepted_responses(run_id)
     quota = allocate(spec, int(state["target"]))
-    filled = {axis: {b: 0 for b in spec.bucket_names(axis)} for axis in AXIS_NAMES}
-    for row in accepted_rows:
-        for axis in AXIS_NAMES:
-            filled[axis][row[axis]] += 1
+    filled = bucket_counts(spec, ledger.accepted_rows(run_id))
 
     outcomes = [Outcome.model_validate(o) for o in state.get("outcomes", [])]
     for outcome in outcomes:
