@@ -22,7 +22,8 @@ from spectrumgen.errors import BadInputError, SpectrumgenError
 from spectrumgen.graph.builder import build_graph
 from spectrumgen.graph.context import DEFAULT_DB_URL, DEFAULT_MODEL, RunContext
 from spectrumgen.ledger import open_ledger
-from spectrumgen.llm import BACKENDS, backend_for
+from spectrumgen.llm import BACKENDS, choose_backend
+from spectrumgen.llm.routing import resolve_routes
 from spectrumgen.nodes.finish import COMPLETE, build_manifest
 from spectrumgen.nodes.plan_gaps import new_run_id
 from spectrumgen.quotas import evaluate
@@ -67,6 +68,13 @@ def run(
         str | None, typer.Option(help=f"Model name (default {DEFAULT_MODEL}).")
     ] = None,
     base_url: Annotated[str | None, typer.Option(help="LLM server URL.")] = None,
+    route: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Model routing, repeatable: 'spec' for the spec's table, or TYPE=MODEL "
+            "(a complexity type, 'default' or 'judge'), e.g. --route judge=qwen3:32b."
+        ),
+    ] = None,
     db: Annotated[str, typer.Option(help="SQLAlchemy URL of the coverage ledger.")] = (
         DEFAULT_DB_URL
     ),
@@ -76,6 +84,10 @@ def run(
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Batches in parallel.")] = 4,
     max_repairs: Annotated[int, typer.Option(min=0, max=10, help="Repairs per scenario.")] = 2,
     max_calls: Annotated[int | None, typer.Option(min=1, help="LLM call budget.")] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option(min=1, help="Token budget (prompt + completion).")
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=1.0, help="Seconds one LLM call may take.")] = 300.0,
     seed: Annotated[int | None, typer.Option(help="Seed for planning and composing.")] = None,
     resume: Annotated[str | None, typer.Option(help="Continue the run with this id.")] = None,
     fault_rate: Annotated[
@@ -88,11 +100,13 @@ def run(
 ) -> None:
     """Generate until the target and every quota are met, or the call budget is spent."""
     loaded_spec = load_spec(spec)
-    settings = _run_settings(db, resume, target, backend, model, seed)
+    routing = ",".join(route) if route else None
+    settings = _run_settings(db, resume, target, backend, model, seed, routing)
     context = RunContext(
         spec=spec,
         backend=settings["backend"],
         model=settings["model"],
+        routing=settings["routing"],
         base_url=base_url,
         db_url=db,
         out_dir=str(out_dir),
@@ -100,22 +114,36 @@ def run(
         concurrency=concurrency,
         max_repairs=max_repairs,
         max_calls=max_calls,
+        max_tokens=max_tokens,
         seed=settings["seed"],
         fault_rate=fault_rate,
         call_error_rate=call_error_rate,
+        request_timeout=timeout,
     )
-    resolved = backend_for(context)  # fails fast (exit 4) before anything is written
-    context.backend = resolved.name
+    routes = resolve_routes(loaded_spec, context.routing, context.model)
+    choice = choose_backend(context)  # fails fast (exit 4) before anything is written
+    if choice.notice:
+        err.print(f"note: {choice.notice}", markup=False, highlight=False)
+    context.backend = choice.name
     ledger = open_ledger(db)
     run_id = resume or new_run_id()
     ledger.start_run(
-        run_id, loaded_spec, settings["target"], context.seed, resolved.name, resolved.model_name
+        run_id,
+        loaded_spec,
+        settings["target"],
+        context.seed,
+        choice.name,
+        context.model,
+        context.routing,
     )
     if resume:
         write_run_files(ledger, run_id, out_dir)  # files agree with the ledger before appending
+    models = ", ".join(routes.models()) if choice.name in ("ollama", "openai") else choice.name
     err.print(
         f"run {run_id}: {settings['target']} examples of {loaded_spec.name} with "
-        f"{resolved.name} ({resolved.model_name}); resume with --resume {run_id}"
+        f"{choice.name} ({models}); resume with --resume {run_id}",
+        markup=False,
+        highlight=False,
     )
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     started = time.time()
@@ -132,7 +160,7 @@ def run(
             run_id,
             report,
             status,
-            context.call_budget(settings["target"]),
+            context.call_budget(settings["target"], 2 if routes.judge else 1),
             seconds=time.time() - started,
         )
         write_run_files(ledger, run_id, out_dir, manifest)
@@ -157,24 +185,33 @@ def _run_settings(
     backend: str | None,
     model: str | None,
     seed: int | None,
+    routing: str | None,
 ) -> dict[str, Any]:
-    """The run's target, backend, model and seed: from the flags, or fixed by the resumed run."""
+    """The run's target, backend, models and seed: from the flags, or fixed by the resumed run."""
     if resume is None:
         return {
             "target": target or DEFAULT_TARGET,
             "backend": backend or "auto",
             "model": model or DEFAULT_MODEL,
             "seed": 0 if seed is None else seed,
+            "routing": routing or "",
         }
     stored = open_ledger(db).get_run(resume)
     if stored is None:
         raise BadInputError(f"--resume {resume}: no such run in the ledger {db}")
-    given = {"target": target, "backend": backend, "model": model, "seed": seed}
+    given = {
+        "target": target,
+        "backend": backend,
+        "model": model,
+        "seed": seed,
+        "route": routing,
+    }
     kept = {
         "target": stored.target,
         "backend": stored.backend,
         "model": stored.model,
         "seed": stored.seed,
+        "route": stored.routing,
     }
     for name, value in given.items():
         if (
@@ -183,10 +220,10 @@ def _run_settings(
             and not (name == "backend" and value == "auto")
         ):
             raise BadInputError(
-                f"--{name} {value} differs from run {resume}'s {kept[name]}; a resumed run keeps "
-                f"its {name}"
+                f"--{name} {value} differs from run {resume}'s {kept[name] or '(none)'}; a "
+                f"resumed run keeps its {name}"
             )
-    return kept
+    return {**kept, "routing": kept.pop("route")}
 
 
 def _stream_run(run_id: str, target: int, context: RunContext, quiet: bool) -> dict[str, Any]:
@@ -211,8 +248,11 @@ def _stream_run(run_id: str, target: int, context: RunContext, quiet: bool) -> d
                 final = chunk
             elif isinstance(chunk, dict) and chunk.get("event") == "recorded":
                 calls = f"{chunk['llm_calls']}/{chunk['call_budget']} calls"
+                tokens = f"{chunk['tokens']:,} tokens" + ("~" if chunk["tokens_estimated"] else "")
                 progress.update(
-                    task, completed=chunk["accepted"], detail=f"wave {chunk['wave']}, {calls}"
+                    task,
+                    completed=chunk["accepted"],
+                    detail=f"wave {chunk['wave']}, {calls}, {tokens}",
                 )
     return final
 
@@ -230,7 +270,10 @@ def _print_summary(final: dict[str, Any], out_dir: Path) -> None:
         f"{counts.get('repairs')} / {counts.get('rejected_attempts')}",
     )
     estimated = " (estimated)" if tokens.get("estimated") else ""
-    table.add_row("tokens", f"{tokens.get('total')}{estimated}")
+    per_example = (tokens.get("per_accepted_example") or {}).get("total")
+    table.add_row("tokens", f"{tokens.get('total')}{estimated}, {per_example} per accepted example")
+    for note in manifest.get("notes", []):
+        table.add_row("note", note)
     shortfalls = manifest.get("quota", {}).get("shortfalls") or []
     more = f" (+{len(shortfalls) - 3} more in manifest.json)" if len(shortfalls) > 3 else ""
     table.add_row("quotas", "met" if not shortfalls else "; ".join(shortfalls[:3]) + more)

@@ -25,5 +25,13 @@ class BackendUnavailableError(SpectrumgenError):
     exit_code = 4
 
 
+class TransientBackendError(BackendUnavailableError):
+    """A transport failure that may pass (connection refused, timeout, HTTP 5xx).
+
+    The graph retries the node with backoff (LangGraph `RetryPolicy`); when every attempt
+    fails, it stops the run like any unavailable backend (exit code 4).
+    """
+
+
 class ReplyParseError(SpectrumgenError):
     """A model reply from which not a single item could be read."""

@@ -174,7 +174,9 @@ def test_any_chat_model_plugs_in_and_garbage_replies_only_spend_the_budget(
     assert {r["reasons"][0] for r in ledger.rejections(result["run_id"])} == {
         "missing from the reply"
     }
-    assert result["manifest"]["models"] == [{"backend": "custom", "model": "GarbageChatModel"}]
+    assert result["manifest"]["models"] == [
+        {"backend": "custom", "model": "GarbageChatModel", "role": "generate"}
+    ]
 
 
 def test_a_missing_or_bad_target_is_refused(scripted_context: RunContext) -> None:

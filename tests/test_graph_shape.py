@@ -11,7 +11,17 @@ from langgraph.graph import StateGraph
 import spectrumgen
 from spectrumgen.graph import graph
 
-NODES = {"plan_gaps", "compose", "generate", "parse", "validate", "repair", "record", "finish"}
+NODES = {
+    "plan_gaps",
+    "compose",
+    "generate",
+    "parse",
+    "validate",
+    "judge",
+    "repair",
+    "record",
+    "finish",
+}
 
 
 def test_build_graph_is_uncompiled_and_the_served_graph_has_no_checkpointer() -> None:
@@ -29,7 +39,8 @@ def test_the_drawn_graph_shows_every_node_and_route() -> None:
         ("plan_gaps", "finish"),
         ("compose", "generate"),
         ("generate", "parse"),
-        ("validate", "repair"),
+        ("validate", "judge"),
+        ("judge", "repair"),
         ("record", "plan_gaps"),
         ("record", "finish"),
         ("finish", "__end__"),

@@ -1,5 +1,9 @@
-"""The wiring: plan_gaps -> compose -> generate (fanned out) -> parse -> validate -> repair
--> record -> plan_gaps again, until the target and quotas are met or the budget is spent."""
+"""The wiring: plan_gaps -> compose -> generate (fanned out) -> parse -> validate -> judge
+-> repair -> record -> plan_gaps again, until the target and quotas are met or a budget is spent.
+
+generate and judge retry transport failures with backoff (LangGraph `RetryPolicy`); nothing else
+is retried there: a bad reply is repaired item by item, a missing model stops the run.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,16 @@ from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langgraph.graph import END, START, StateGraph
+from langgraph.types import RetryPolicy
 
+from spectrumgen.errors import TransientBackendError
 from spectrumgen.graph.context import RunContext
 from spectrumgen.graph.routing import after_planning, after_recording, fan_out_batches
 from spectrumgen.graph.state import GenerationInput, GenerationOutput, GenerationState
 from spectrumgen.nodes.compose import compose
 from spectrumgen.nodes.finish import finish
 from spectrumgen.nodes.generate import make_generate
+from spectrumgen.nodes.judge import judge
 from spectrumgen.nodes.parse import parse
 from spectrumgen.nodes.plan_gaps import plan_gaps
 from spectrumgen.nodes.record import record
@@ -21,12 +28,24 @@ from spectrumgen.nodes.repair import repair
 from spectrumgen.nodes.validate import validate
 from spectrumgen.schemas.batch import BatchTask
 
+TRANSPORT_RETRY = RetryPolicy(
+    initial_interval=0.5,
+    backoff_factor=2.0,
+    max_interval=8.0,
+    max_attempts=4,
+    jitter=True,
+    retry_on=TransientBackendError,
+)
 
-def build_graph(chat_model: BaseChatModel | None = None) -> StateGraph[Any, Any, Any, Any]:
+
+def build_graph(
+    chat_model: BaseChatModel | None = None, retry_policy: RetryPolicy = TRANSPORT_RETRY
+) -> StateGraph[Any, Any, Any, Any]:
     """The uncompiled generation graph; compile it with your own checkpointer, or embed it.
 
     Args:
         chat_model: a LangChain chat model to use instead of the backend the context names.
+        retry_policy: how generate and judge retry transport failures.
     """
     graph = StateGraph(
         GenerationState,
@@ -36,9 +55,12 @@ def build_graph(chat_model: BaseChatModel | None = None) -> StateGraph[Any, Any,
     )
     graph.add_node("plan_gaps", plan_gaps)
     graph.add_node("compose", compose)
-    graph.add_node("generate", make_generate(chat_model), input_schema=BatchTask)
+    graph.add_node(
+        "generate", make_generate(chat_model), input_schema=BatchTask, retry_policy=retry_policy
+    )
     graph.add_node("parse", parse)
     graph.add_node("validate", validate)
+    graph.add_node("judge", judge, retry_policy=retry_policy)
     graph.add_node("repair", repair)
     graph.add_node("record", record)
     graph.add_node("finish", finish)
@@ -48,7 +70,8 @@ def build_graph(chat_model: BaseChatModel | None = None) -> StateGraph[Any, Any,
     graph.add_conditional_edges("compose", fan_out_batches, ["generate"])
     graph.add_edge("generate", "parse")
     graph.add_edge("parse", "validate")
-    graph.add_edge("validate", "repair")
+    graph.add_edge("validate", "judge")
+    graph.add_edge("judge", "repair")
     graph.add_edge("repair", "record")
     graph.add_conditional_edges("record", after_recording)
     graph.add_edge("finish", END)

@@ -23,11 +23,23 @@ class RunContext:
         metadata={"description": "auto, ollama, embedded, openai or scripted."},
     )
     model: str = field(
-        default=DEFAULT_MODEL, metadata={"description": "Model name for the backend."}
+        default=DEFAULT_MODEL,
+        metadata={"description": "Model that writes every example (unless routing says else)."},
+    )
+    routing: str = field(
+        default="",
+        metadata={
+            "description": "Model routing: empty = `model` for everything; 'spec' = the spec's "
+            "table (seed: baseline qwen3:8b, others qwen3:30b-a3b, judge qwen3:32b); or entries "
+            "like 'baseline=qwen3:8b,default=qwen3:30b-a3b,judge=qwen3:32b'."
+        },
     )
     base_url: str | None = field(
         default=None,
-        metadata={"description": "Server URL (Ollama: OLLAMA_HOST or http://127.0.0.1:11434)."},
+        metadata={
+            "description": "Server URL. Ollama: OLLAMA_HOST or http://127.0.0.1:11434; "
+            "openai: OPENAI_BASE_URL or http://127.0.0.1:8000/v1."
+        },
     )
     db_url: str = field(
         default=DEFAULT_DB_URL,
@@ -54,6 +66,10 @@ class RunContext:
         default=None,
         metadata={"description": "LLM call budget for the run (default: 3 x batches needed + 10)."},
     )
+    max_tokens: int | None = field(
+        default=None,
+        metadata={"description": "Token budget (prompt + completion) for the run; none if empty."},
+    )
     seed: int = field(default=0, metadata={"description": "Seed for planning and composing."})
     fault_rate: float = field(
         default=0.0,
@@ -67,11 +83,12 @@ class RunContext:
         default=300.0, metadata={"description": "Seconds an LLM call may take."}
     )
 
-    def call_budget(self, target: int) -> int:
-        """The LLM call budget: the configured one, or three times the batches a target needs."""
+    def call_budget(self, target: int, calls_per_batch: int = 1) -> int:
+        """The LLM call budget: the configured one, or three times the calls a target needs
+        (a batch costs two calls when a judge scores it)."""
         if self.max_calls is not None:
             return self.max_calls
-        return 3 * -(-target // self.batch_size) + 10
+        return calls_per_batch * (3 * -(-target // self.batch_size) + 10)
 
 
 def context_from(value: Any) -> RunContext:

@@ -22,12 +22,20 @@ def fan_out_batches(state: GenerationState) -> list[Send]:
 
 
 def after_recording(state: GenerationState) -> Literal["plan_gaps", "finish"]:
-    """Loop until target and quotas are met, or the call budget is spent."""
+    """Loop until target and quotas are met, or the call or token budget is spent."""
     quota = state.get("quota") or {}
     if quota.get("met"):
         return "finish"
-    if int(state.get("llm_calls", 0)) >= int(state.get("call_budget", 0)):
+    if budget_spent(state):
         return "finish"
     if int(quota.get("accepted", 0)) >= int(state.get("target", 0)):
         return "finish"  # target reached but a threshold fell short: more waves cannot help
     return "plan_gaps"
+
+
+def budget_spent(state: GenerationState) -> bool:
+    """True once the run used its LLM calls or its tokens (when it has a token budget)."""
+    if int(state.get("llm_calls", 0)) >= int(state.get("call_budget", 0)):
+        return True
+    token_budget = state.get("token_budget")
+    return token_budget is not None and int(state.get("tokens_used", 0)) >= token_budget

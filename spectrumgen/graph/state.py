@@ -46,8 +46,11 @@ class GenerationState(TypedDict, total=False):
     batches: list[dict[str, Any]]
     replies: Annotated[list[dict[str, Any]], extend_or_reset]
     outcomes: list[dict[str, Any]]
+    judge_calls: list[dict[str, Any]]
     llm_calls: int
     call_budget: int
+    tokens_used: int
+    token_budget: int | None
     status: str
     quota: dict[str, Any]
     manifest: dict[str, Any]

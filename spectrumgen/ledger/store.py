@@ -13,13 +13,24 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, Integer, cast, create_engine, event, func, select, update
+from sqlalchemy import (
+    Engine,
+    Integer,
+    cast,
+    create_engine,
+    event,
+    func,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from spectrumgen.errors import BadInputError
 from spectrumgen.ledger.tables import (
+    JUDGE_SUFFIX,
     Base,
     Batch,
     Example,
@@ -28,7 +39,7 @@ from spectrumgen.ledger.tables import (
     Run,
     utc_now,
 )
-from spectrumgen.schemas.batch import Outcome, RawReply, RejectedRecord
+from spectrumgen.schemas.batch import JudgeCall, Outcome, RawReply, RejectedRecord
 from spectrumgen.schemas.example import ExampleRecord
 from spectrumgen.schemas.spec import AXIS_NAMES, Spec
 
@@ -62,6 +73,7 @@ class Ledger:
             event.listen(self.engine, "connect", _tune_sqlite)
         try:
             Base.metadata.create_all(self.engine)
+            _check_columns(self.engine, url)
         except OperationalError as error:
             reason = str(error.orig).splitlines()[0] if error.orig else str(error)
             raise BadInputError(f"ledger {url!r} cannot be opened: {reason}") from None
@@ -71,7 +83,14 @@ class Ledger:
     # --- runs -------------------------------------------------------------------------------
 
     def start_run(
-        self, run_id: str, spec: Spec, target: int, seed: int, backend: str, model: str
+        self,
+        run_id: str,
+        spec: Spec,
+        target: int,
+        seed: int,
+        backend: str,
+        model: str,
+        routing: str = "",
     ) -> Run:
         """Create the run, or return it when it exists with the same spec.
 
@@ -89,6 +108,7 @@ class Ledger:
                     seed=seed,
                     backend=backend,
                     model=model,
+                    routing=routing,
                 )
                 session.add(run)
             elif run.spec_hash != spec.content_hash():
@@ -197,12 +217,19 @@ class Ledger:
         )
 
     def run_models(self, run_id: str) -> list[dict[str, str]]:
-        """Each backend and model that answered a batch of the run."""
+        """Each backend and model that answered the run, and its role (generate or judge)."""
         with self.sessions() as session:
             rows = session.execute(
-                select(Batch.backend, Batch.model).where(Batch.run_id == run_id).distinct()
+                select(Batch.backend, Batch.model, Batch.batch_id).where(Batch.run_id == run_id)
             )
-            return [{"backend": backend, "model": model} for backend, model in rows]
+            seen = {
+                (backend, model, "judge" if batch_id.endswith(JUDGE_SUFFIX) else "generate")
+                for backend, model, batch_id in rows
+            }
+        return [
+            {"backend": backend, "model": model, "role": role}
+            for backend, model, role in sorted(seen, key=lambda row: (row[2], row[1]))
+        ]
 
     def examples(self, run_id: str) -> list[dict[str, Any]]:
         """The run's accepted examples as records, in the order they were accepted."""
@@ -250,8 +277,10 @@ class Ledger:
         reply: RawReply,
         outcomes: Sequence[Outcome],
         records: Iterable[ExampleRecord],
+        judge: JudgeCall | None = None,
     ) -> list[ExampleRecord] | None:
-        """Write a batch, its accepted examples, its rejections and the coverage, atomically.
+        """Write a batch, its accepted examples, its rejections and the coverage, atomically
+        (and the judge's call for it, when there was one).
 
         Returns:
             The examples that were new to the ledger, or None when the batch was already
@@ -280,6 +309,22 @@ class Ledger:
                         seconds=reply.seconds,
                     )
                 )
+                if judge is not None:
+                    session.add(
+                        Batch(
+                            run_id=run_id,
+                            batch_id=reply.batch_id + JUDGE_SUFFIX,
+                            wave=reply.wave,
+                            items_requested=0,
+                            prompt_tokens=judge.prompt_tokens,
+                            completion_tokens=judge.completion_tokens,
+                            tokens_estimated=judge.tokens_estimated,
+                            model=judge.model,
+                            backend=judge.backend,
+                            error=judge.error,
+                            seconds=judge.seconds,
+                        )
+                    )
                 inserted = self._insert_examples(session, list(records), reply.batch_id)
                 self._count_coverage(session, spec_name, inserted)
                 rejections = [_rejection_row(run_id, o) for o in outcomes if not o.accepted]
@@ -363,6 +408,19 @@ def _rejection_row(run_id: str, outcome: Outcome) -> dict[str, Any]:
         "item_json": record.item.model_dump_json() if record.item else None,
         "created_at": utc_now(),
     }
+
+
+def _check_columns(engine: Engine, url: str) -> None:
+    """Refuse a ledger whose tables an older spectrumgen made (create_all adds no columns)."""
+    inspector = inspect(engine)
+    for table in Base.metadata.sorted_tables:
+        have = {column["name"] for column in inspector.get_columns(table.name)}
+        missing = sorted(set(table.columns.keys()) - have)
+        if missing:
+            raise BadInputError(
+                f"ledger {url!r} was made by an older spectrumgen (table {table.name} lacks "
+                f"{', '.join(missing)}); use a new --db"
+            )
 
 
 def _tune_sqlite(connection: Any, _record: Any) -> None:

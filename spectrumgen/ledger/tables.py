@@ -38,6 +38,7 @@ class Run(Base):
     seed: Mapped[int] = mapped_column(Integer, default=0)
     backend: Mapped[str] = mapped_column(String(32))
     model: Mapped[str] = mapped_column(String(128))
+    routing: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(32), default="running")
     next_scenario_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
@@ -62,8 +63,14 @@ class ParameterCoverage(Base):
     last_generated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
+JUDGE_SUFFIX = "-judge"
+
+
 class Batch(Base):
-    """One LLM call: what it asked for, what it cost, and how its items fared."""
+    """One LLM call: what it asked for, what it cost, and how its items fared.
+
+    A judge's call for a batch is a row of its own, `batch_id` + JUDGE_SUFFIX, asking for no items.
+    """
 
     __tablename__ = "batches"
 

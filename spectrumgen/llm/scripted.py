@@ -20,7 +20,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 
 from spectrumgen.llm.tokens import estimate_tokens
-from spectrumgen.schemas.prompts import read_scenario_lines
+from spectrumgen.schemas.prompts import JUDGE_MARKER, read_judge_lines, read_scenario_lines
 
 FAULT_KINDS = ("malformed", "missing", "out_of_range", "support_rule", "duplicate", "placeholder")
 CANNED_RESPONSE = "I hear you and I am always here for you, whatever you need from me."
@@ -39,6 +39,9 @@ class ScriptedChatModel(BaseChatModel):
     call_error_rate: float = Field(default=0.0, ge=0, le=1)
     wrap_reply: bool = Field(default=False, description="Add think tags, code fences and junk.")
     latency_seconds: float = Field(default=0.0, ge=0)
+    judge_low_rate: float = Field(
+        default=0.0, ge=0, le=1, description="As a judge: share of first attempts scored low."
+    )
     model_name: str = "scripted-v1"
 
     @property
@@ -53,6 +56,8 @@ class ScriptedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         prompt = "\n".join(str(m.content) for m in messages)
+        if JUDGE_MARKER in str(messages[-1].content):
+            return self._result(prompt, self._judge(read_judge_lines(str(messages[-1].content))))
         scenarios = read_scenario_lines(str(messages[-1].content))
         call_key = ",".join(f"{s['id']}#{s.get('attempt', 1)}" for s in scenarios)
         if self.latency_seconds:
@@ -62,6 +67,9 @@ class ScriptedChatModel(BaseChatModel):
         text = self._reply(scenarios)
         if self.wrap_reply:
             text = f"<think>Let me plan the batch.</think>\n```json\n{text}\n```\nHope this helps!"
+        return self._result(prompt, text)
+
+    def _result(self, prompt: str, text: str) -> ChatResult:
         message = AIMessage(
             content=text,
             usage_metadata={
@@ -96,6 +104,18 @@ class ScriptedChatModel(BaseChatModel):
             previous_response = str(item["response"])
             pieces.append(text)
         return '{"examples": [' + ", ".join(pieces) + "]}"
+
+    def _judge(self, examples: list[dict[str, Any]]) -> str:
+        """Score each example 0.9, or 0.2 for a `judge_low_rate` share of first attempts."""
+        scores = []
+        for example in examples:
+            attempt = example.get("attempt", 1)
+            low = attempt == 1 and (
+                _rng(self.seed, "judge", str(example["id"])).random() < self.judge_low_rate
+            )
+            why = "the response does not show its type" if low else "fits type and target"
+            scores.append({"scenario_id": example["id"], "fit": 0.2 if low else 0.9, "why": why})
+        return json.dumps({"scores": scores})
 
     def _pick_fault(self, rng: random.Random) -> str | None:
         if not self.faults or rng.random() >= self.fault_rate:

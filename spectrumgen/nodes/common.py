@@ -10,6 +10,7 @@ from langgraph.runtime import Runtime
 
 from spectrumgen.graph.context import RunContext, context_from
 from spectrumgen.ledger import Ledger, open_ledger
+from spectrumgen.llm.routing import Routes, resolve_routes
 from spectrumgen.schemas.spec import Spec
 from spectrumgen.specs import load_spec
 
@@ -22,6 +23,11 @@ class NodeParts:
     spec: Spec
     ledger: Ledger
     emit: Callable[[dict[str, Any]], None]
+
+    @property
+    def routes(self) -> Routes:
+        """The run's model routing table."""
+        return resolve_routes(self.spec, self.context.routing, self.context.model)
 
 
 def node_parts(runtime: Runtime[Any] | None) -> NodeParts:

@@ -1,5 +1,7 @@
 """compose: turn planned cells into concrete scenarios and group the wave into batches.
 
+With model routing, each batch holds scenarios for one model only.
+
 Numbers are drawn inside each bucket's range with an RNG seeded by the run's seed, its id and
 the scenario's sequence number, so a scenario is the same whenever it is composed.
 """
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections import defaultdict
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -33,10 +36,14 @@ def compose(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         for cell, number in zip(cells, sequence, strict=True)
     ]
     repairs = [Scenario.model_validate(s) for s in state.get("wave_repairs", [])]
-    scenarios = [*repairs, *fresh]
     size = max(1, parts.context.batch_size)
+    routes = parts.routes
+    by_model: dict[str, list[Scenario]] = defaultdict(list)
+    for scenario in [*repairs, *fresh]:  # routing sends each type to its model's batches
+        by_model[routes.model_for(scenario.complexity_type)].append(scenario)
     batches = [
-        BatchTask(batch_id=batch_id(run_id, chunk), wave=wave, scenarios=chunk)
+        BatchTask(batch_id=batch_id(run_id, chunk), wave=wave, scenarios=chunk, model=model)
+        for model, scenarios in by_model.items()
         for chunk in (scenarios[i : i + size] for i in range(0, len(scenarios), size))
     ]
     return {"batches": [b.model_dump() for b in batches]}

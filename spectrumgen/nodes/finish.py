@@ -10,8 +10,11 @@ from langgraph.runtime import Runtime
 
 from spectrumgen.dataset import EXAMPLES_FILE, MANIFEST_FILE, REJECTED_FILE, write_run_files
 from spectrumgen.graph.context import RunContext
+from spectrumgen.graph.routing import budget_spent
 from spectrumgen.graph.state import GenerationState
 from spectrumgen.ledger import Ledger
+from spectrumgen.llm.embedded import DEMO_NOTICE, EMBEDDED_MODEL_NAME
+from spectrumgen.llm.routing import resolve_routes
 from spectrumgen.nodes.common import node_parts
 from spectrumgen.quotas import QuotaReport, evaluate
 from spectrumgen.schemas.spec import Spec
@@ -24,11 +27,10 @@ def finish(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     parts = node_parts(runtime)
     run_id, target = state["run_id"], int(state["target"])
     report = evaluate(parts.spec, target, parts.ledger.accepted_rows(run_id))
-    calls = int(state.get("llm_calls", 0))  # read from the ledger by plan_gaps and record
     budget = int(state.get("call_budget") or parts.context.call_budget(target))
     if report.met:
         status = COMPLETE
-    elif calls >= budget:
+    elif budget_spent({**state, "call_budget": budget}):
         status = BUDGET_SPENT
     else:
         status = QUOTAS_UNMET
@@ -63,6 +65,11 @@ def build_manifest(
     stats = ledger.run_stats(run_id)
     models = ledger.run_models(run_id)
     tokens = stats.prompt_tokens + stats.completion_tokens
+
+    def per_example(amount: float) -> float | None:
+        return round(amount / stats.accepted, 1) if stats.accepted else None
+
+    notes = [DEMO_NOTICE] if any(m["model"] == EMBEDDED_MODEL_NAME for m in models) else []
     return {
         "run_id": run_id,
         "status": status,
@@ -75,6 +82,8 @@ def build_manifest(
         },
         "backend": ",".join(sorted({m["backend"] for m in models})) or context.backend,
         "models": models,
+        "routing": resolve_routes(spec, context.routing, context.model).describe(),
+        "notes": notes,
         "target": report.target,
         "counts": {
             "accepted": stats.accepted,
@@ -89,9 +98,18 @@ def build_manifest(
             "completion": stats.completion_tokens,
             "total": tokens,
             "estimated": stats.tokens_estimated,
-            "per_accepted_example": round(tokens / stats.accepted, 1) if stats.accepted else None,
+            "budget": context.max_tokens,
+            "per_accepted_example": {
+                "prompt": per_example(stats.prompt_tokens),
+                "completion": per_example(stats.completion_tokens),
+                "total": per_example(tokens),
+            },
         },
-        "seconds": {"wall": round(seconds, 3), "llm": round(stats.llm_seconds, 3)},
+        "seconds": {
+            "wall": round(seconds, 3),
+            "llm": round(stats.llm_seconds, 3),
+            "llm_per_accepted_example": per_example(stats.llm_seconds),
+        },
         "quota": {
             "met": report.met,
             "shortfalls": report.shortfalls,

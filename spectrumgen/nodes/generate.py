@@ -1,7 +1,9 @@
 """generate: ONE LLM call for a batch of scenarios, the shared rules stated once.
 
-Runs once per batch, fanned out with `Send`. A call that fails is not fatal: its scenarios come
-back as failures for repair. Only an unreachable backend stops the run (BackendUnavailableError).
+Runs once per batch, fanned out with `Send`. The batch's JSON schema, tightened per scenario,
+goes with the call so servers that can constrain decoding do. A call that fails is not fatal: its
+scenarios come back as failures for repair. A transport failure is retried by the node's
+`RetryPolicy`; a backend that stays unreachable stops the run (BackendUnavailableError).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from langgraph.runtime import Runtime
 from spectrumgen.errors import BackendUnavailableError
 from spectrumgen.llm import Backend, backend_for, call_batch
 from spectrumgen.nodes.common import node_parts
-from spectrumgen.schemas.batch import BatchTask, RawReply
+from spectrumgen.schemas.batch import BatchTask, RawReply, batch_json_schema
 from spectrumgen.schemas.prompts import system_prompt, user_prompt
 
 
@@ -29,10 +31,11 @@ def make_generate(chat_model: BaseChatModel | None = None) -> Callable[..., dict
         backend = (
             Backend("custom", _model_name(chat_model), chat_model)
             if chat_model is not None
-            else backend_for(parts.context)
+            else backend_for(parts.context, batch.model)
         )
         system = system_prompt(parts.spec, batch.scenarios)
         user = user_prompt(batch.scenarios)
+        schema = batch_json_schema(parts.spec, batch.scenarios, backend.text_schema)
         reply = RawReply(
             batch_id=batch.batch_id,
             wave=batch.wave,
@@ -41,7 +44,7 @@ def make_generate(chat_model: BaseChatModel | None = None) -> Callable[..., dict
             backend=backend.name,
         )
         try:
-            answer = call_batch(backend, system, user)
+            answer = call_batch(backend, system, user, schema, len(batch.scenarios))
         except BackendUnavailableError:
             raise
         except Exception as error:  # a failed call is repaired like a failed item
@@ -52,6 +55,7 @@ def make_generate(chat_model: BaseChatModel | None = None) -> Callable[..., dict
             reply.completion_tokens = answer.completion_tokens
             reply.tokens_estimated = answer.tokens_estimated
             reply.seconds = answer.seconds
+            reply.truncated = answer.truncated
         parts.emit(
             {
                 "event": "batch_generated",
@@ -61,6 +65,8 @@ def make_generate(chat_model: BaseChatModel | None = None) -> Callable[..., dict
                 "error": reply.error,
                 "prompt_tokens": reply.prompt_tokens,
                 "completion_tokens": reply.completion_tokens,
+                "truncated": reply.truncated,
+                "model": reply.model,
             }
         )
         return {"replies": [reply.model_dump()]}

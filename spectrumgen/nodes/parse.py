@@ -39,10 +39,7 @@ def parse_reply(text: str, expected_ids: Iterable[str]) -> ParsedReply:
     """Read every valid item for the expected scenario ids out of a model's reply."""
     expected = set(expected_ids)
     parsed = ParsedReply()
-    cleaned = _FENCE.sub("", _THINK.sub("", text))
-    found = list(_objects_with_id(_scan_objects(cleaned)))
-    if not expected.issubset({str(obj.get("scenario_id")) for obj in found}):
-        found += _objects_with_id(_repaired(cleaned))
+    found = objects_with_ids(text, expected)
     for obj in found:
         scenario_id = str(obj.get("scenario_id"))
         if scenario_id not in expected:
@@ -58,6 +55,16 @@ def parse_reply(text: str, expected_ids: Iterable[str]) -> ParsedReply:
     if not found:
         parsed.notes.append("no JSON item found in the reply")
     return parsed
+
+
+def objects_with_ids(text: str, expected: set[str]) -> list[dict[str, Any]]:
+    """Every JSON object with a `scenario_id` in a reply; json-repair is asked only when strict
+    decoding missed an expected id."""
+    cleaned = _FENCE.sub("", _THINK.sub("", text))
+    found = list(_objects_with_id(_scan_objects(cleaned)))
+    if not expected.issubset({str(obj.get("scenario_id")) for obj in found}):
+        found += _objects_with_id(_repaired(cleaned))
+    return found
 
 
 def parse(state: GenerationState) -> dict[str, Any]:
@@ -78,6 +85,8 @@ def parse(state: GenerationState) -> dict[str, Any]:
                 outcome.reasons.append(f"LLM call failed: {reply.error}")
             elif scenario.scenario_id in parsed.invalid:
                 outcome.reasons.append(f"item invalid: {parsed.invalid[scenario.scenario_id]}")
+            elif reply.truncated:
+                outcome.reasons.append("missing: the reply was cut off at its token limit")
             else:
                 outcome.reasons.append("missing from the reply")
             outcomes.append(outcome)

@@ -36,21 +36,27 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     if not isinstance(target, int) or isinstance(target, bool) or target < 1:
         raise BadInputError(f"target must be a whole number of examples, 1 or more; got {target!r}")
     run_id = state.get("run_id") or new_run_id()
-    ledger.start_run(run_id, spec, target, context.seed, context.backend, context.model)
+    ledger.start_run(
+        run_id, spec, target, context.seed, context.backend, context.model, context.routing
+    )
 
     accepted = ledger.accepted_rows(run_id)
-    calls_used = ledger.run_stats(run_id).llm_calls
-    budget = context.call_budget(target)
+    stats = ledger.run_stats(run_id)
+    calls_used, tokens_used = stats.llm_calls, stats.prompt_tokens + stats.completion_tokens
+    calls_per_batch = 2 if parts.routes.judge else 1
+    budget = context.call_budget(target, calls_per_batch)
     repair_queue = [Scenario.model_validate(s) for s in state.get("repair_queue", [])]
     remaining = target - len(accepted)
     slots = max(
         0,
         min(
             remaining,
-            (budget - calls_used) * context.batch_size,
+            (budget - calls_used) // calls_per_batch * context.batch_size,
             context.concurrency * context.batch_size,
         ),
     )
+    if context.max_tokens is not None and tokens_used >= context.max_tokens:
+        slots = 0  # checked before each wave: a wave already asked for finishes
 
     wave_repairs, waiting = repair_queue[:slots], repair_queue[slots:]
     in_flight = bucket_counts(spec, [*accepted, *(r.model_dump() for r in repair_queue)])
@@ -76,6 +82,8 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
             "target": target,
             "llm_calls": calls_used,
             "call_budget": budget,
+            "tokens": tokens_used,
+            "token_budget": context.max_tokens,
         }
     )
     return {
@@ -89,6 +97,8 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         "replan_cells": [],
         "llm_calls": calls_used,
         "call_budget": budget,
+        "tokens_used": tokens_used,
+        "token_budget": context.max_tokens,
         "replies": None,
     }
 

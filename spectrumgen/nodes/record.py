@@ -16,7 +16,7 @@ from spectrumgen.dataset import EXAMPLES_FILE, REJECTED_FILE, append_lines
 from spectrumgen.graph.state import GenerationState
 from spectrumgen.nodes.common import node_parts
 from spectrumgen.quotas import evaluate
-from spectrumgen.schemas.batch import Outcome, RawReply, RejectedRecord
+from spectrumgen.schemas.batch import JudgeCall, Outcome, RawReply, RejectedRecord
 from spectrumgen.schemas.example import ExampleRecord
 
 
@@ -29,6 +29,10 @@ def record(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         outcome = Outcome.model_validate(raw)
         by_batch[outcome.batch_id].append(outcome)
 
+    judge_calls = {
+        call.batch_id: call
+        for call in (JudgeCall.model_validate(c) for c in state.get("judge_calls") or [])
+    }
     out_dir = Path(parts.context.out_dir) if parts.context.out_dir else None
     for raw in state.get("replies", []):
         reply = RawReply.model_validate(raw)
@@ -45,14 +49,17 @@ def record(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
             for o in outcomes
             if o.accepted and o.item is not None
         ]
-        written = ledger.record_batch(run_id, spec.name, reply, outcomes, records)
+        written = ledger.record_batch(
+            run_id, spec.name, reply, outcomes, records, judge_calls.get(reply.batch_id)
+        )
         if written is not None and out_dir is not None:
             append_lines(out_dir / EXAMPLES_FILE, (r.model_dump() for r in written))
             rejected = [RejectedRecord.from_outcome(run_id, o) for o in outcomes if not o.accepted]
             append_lines(out_dir / REJECTED_FILE, (r.model_dump() for r in rejected))
 
     report = evaluate(spec, int(state["target"]), ledger.accepted_rows(run_id))
-    calls = ledger.run_stats(run_id).llm_calls
+    stats = ledger.run_stats(run_id)
+    calls, tokens = stats.llm_calls, stats.prompt_tokens + stats.completion_tokens
     parts.emit(
         {
             "event": "recorded",
@@ -61,8 +68,11 @@ def record(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
             "target": report.target,
             "llm_calls": calls,
             "call_budget": state.get("call_budget"),
+            "tokens": tokens,
+            "tokens_estimated": stats.tokens_estimated,
+            "token_budget": state.get("token_budget"),
             "quota_met": report.met,
             "shortfalls": report.shortfalls,
         }
     )
-    return {"quota": report.model_dump(), "llm_calls": calls}
+    return {"quota": report.model_dump(), "llm_calls": calls, "tokens_used": tokens}

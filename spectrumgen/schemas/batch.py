@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from spectrumgen.schemas.example import GeneratedItem
 from spectrumgen.schemas.scenario import Scenario
+from spectrumgen.schemas.spec import Spec
+
+SUPPORT_STEP = 0.5
+SCORE_STEP = 0.05
 
 
 class BatchReply(BaseModel):
@@ -14,12 +21,80 @@ class BatchReply(BaseModel):
     examples: list[GeneratedItem]
 
 
+def batch_json_schema(
+    spec: Spec, scenarios: list[Scenario], text_schema: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The reply's JSON schema for one batch, tightened per scenario for constrained decoding.
+
+    One item per scenario, in order, its id fixed; `support_provided` limited to the values the
+    scenario's ceiling allows and `authenticity_score` to its target's range (as enums: grammar
+    converters handle those everywhere, numeric bounds rarely). Texts must be at least as long as
+    validation wants; a backend may pass its own `text_schema` (the embedded one asks for words).
+    """
+    text = text_schema or {"type": "string", "minLength": spec.example_rules.min_text_chars}
+    items = [_item_schema(s, text) for s in scenarios]
+    return {
+        "type": "object",
+        "properties": {
+            "examples": {
+                "type": "array",
+                "prefixItems": items,
+                "items": False,
+                "minItems": len(items),
+                "maxItems": len(items),
+            }
+        },
+        "required": ["examples"],
+    }
+
+
+def _item_schema(scenario: Scenario, text: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "scenario_id": {"type": "string", "const": scenario.scenario_id},
+            "context": text,
+            "response": text,
+            "reasoning": text,
+            "support_provided": {
+                "type": "number",
+                "enum": steps(0.0, scenario.support_ceiling, SUPPORT_STEP),
+            },
+            "authenticity_score": {
+                "type": "number",
+                "enum": steps(scenario.authenticity_low, scenario.authenticity_high, SCORE_STEP),
+            },
+        },
+        "required": list(GeneratedItem.model_fields),
+    }
+
+
+def steps(low: float, high: float, step: float) -> list[float]:
+    """The multiples of `step` from `low` to `high`, both included where they fall on a step."""
+    first, last = math.ceil(round(low / step, 6)), math.floor(round(high / step, 6))
+    return [round(i * step, 4) for i in range(first, last + 1)]
+
+
 class BatchTask(BaseModel):
     """One batch sent to the generate node (the payload of a LangGraph `Send`)."""
 
     batch_id: str
     wave: int
     scenarios: list[Scenario]
+    model: str | None = Field(default=None, description="The routed model; None for the run's.")
+
+
+class JudgeCall(BaseModel):
+    """What the judge's call for one batch cost (its scores live on the outcomes)."""
+
+    batch_id: str
+    model: str
+    backend: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    tokens_estimated: bool = False
+    seconds: float = 0.0
+    error: str | None = None
 
 
 class RawReply(BaseModel):
@@ -36,6 +111,7 @@ class RawReply(BaseModel):
     completion_tokens: int = 0
     tokens_estimated: bool = False
     seconds: float = 0.0
+    truncated: bool = Field(default=False, description="The reply hit its token limit.")
 
 
 class Outcome(BaseModel):
@@ -49,6 +125,7 @@ class Outcome(BaseModel):
     retryable: bool = Field(default=True, description="False when a repair cannot help.")
     model: str = ""
     backend: str = ""
+    judge_score: float | None = None
 
 
 class RejectedRecord(BaseModel):

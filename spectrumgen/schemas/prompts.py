@@ -75,12 +75,47 @@ def user_prompt(scenarios: list[Scenario]) -> str:
     )
 
 
-def read_scenario_lines(prompt: str) -> list[dict[str, object]]:
+def read_scenario_lines(prompt: str, marker: str = SCENARIO_MARKER) -> list[dict[str, object]]:
     """The scenario objects listed in a user prompt (the scripted backend reads them back)."""
-    _, _, tail = prompt.partition(SCENARIO_MARKER)
+    _, _, tail = prompt.partition(marker)
     found = []
     for line in tail.splitlines():
         line = line.strip()
         if line.startswith("{"):
             found.append(json.loads(line))
     return found
+
+
+JUDGE_MARKER = "EXAMPLES TO SCORE (one JSON object per line):"
+
+JUDGE_SYSTEM = """You judge training examples about {character}.
+For each example, score "fit" from 0 to 1: does the response show its complexity type and land at its authenticity target? 1 = clearly both, 0.5 = one of them, 0 = neither.
+Reply with JSON only: {{"scores": [{{"scenario_id", "fit", "why"}}]}}, one per example, ids as given; "why" is one short sentence."""
+
+
+def judge_prompts(spec: Spec, pairs: list[tuple[Scenario, dict[str, object]]]) -> tuple[str, str]:
+    """The judge's system and user prompts for accepted items of one batch."""
+    lines = []
+    for scenario, item in pairs:
+        complexity = spec.complexity(scenario.complexity_type)
+        target = spec.authenticity(scenario.authenticity_target)
+        fields = {
+            "id": scenario.scenario_id,
+            "type": f"{complexity.name}: {complexity.description}",
+            "target": f"{target.name}: {target.description}",
+            "capacity": scenario.effective_capacity,
+            "support_needed": scenario.support_needed,
+            "support_provided": item.get("support_provided"),
+            "context": item.get("context"),
+            "response": item.get("response"),
+            "attempt": scenario.attempt,
+        }
+        lines.append(json.dumps(fields, ensure_ascii=False))
+    system = JUDGE_SYSTEM.format(character=spec.character.strip())
+    user = f"Score {len(lines)} examples.\n{JUDGE_MARKER}\n" + "\n".join(lines)
+    return system, user
+
+
+def read_judge_lines(prompt: str) -> list[dict[str, object]]:
+    """The example objects listed in a judge prompt (the scripted backend reads them back)."""
+    return read_scenario_lines(prompt, JUDGE_MARKER)

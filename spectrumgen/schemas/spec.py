@@ -116,6 +116,18 @@ class QualityThresholds(_Strict):
     min_complexity_types: int = Field(default=0, ge=0)
 
 
+class ModelRouting(_Strict):
+    """The seed's Phase 3 table: which model writes which complexity types, and the judge.
+
+    Used when a run asks for it (`--route spec`); otherwise one model writes everything.
+    """
+
+    by_complexity: dict[str, str] = Field(default_factory=dict)
+    default: str | None = Field(default=None, description="Model for types not listed.")
+    judge: str | None = Field(default=None, description="Model that scores accepted examples.")
+    min_judge_score: float = Field(default=0.6, ge=0, le=1)
+
+
 class Spec(_Strict):
     """A whole generation spec."""
 
@@ -127,6 +139,7 @@ class Spec(_Strict):
     support_rule: SupportRule = SupportRule()
     example_rules: ExampleRules = ExampleRules()
     quality_thresholds: QualityThresholds = QualityThresholds()
+    model_routing: ModelRouting = ModelRouting()
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -150,6 +163,9 @@ class Spec(_Strict):
                     f"quality_thresholds.max_share.{bucket}: {share} is below the bucket's "
                     f"own frequency {frequency}, so the quota could never be met"
                 )
+        for complexity in self.model_routing.by_complexity:
+            if complexity not in self.bucket_names("complexity_type"):
+                raise ValueError(f"model_routing.by_complexity: unknown type {complexity!r}")
         if self.quality_thresholds.min_complexity_types > len(self.axes.complexity_type):
             raise ValueError(
                 "quality_thresholds.min_complexity_types: more than the spec's complexity types"

