@@ -22,7 +22,7 @@ from spectrumgen.errors import BadInputError, SpectrumgenError
 from spectrumgen.graph.builder import build_graph
 from spectrumgen.graph.context import DEFAULT_DB_URL, DEFAULT_MODEL, RunContext
 from spectrumgen.ledger import open_ledger
-from spectrumgen.llm import BACKENDS, choose_backend
+from spectrumgen.llm import BACKENDS, backend_for, choose_backend
 from spectrumgen.llm.routing import resolve_routes
 from spectrumgen.nodes.finish import COMPLETE, build_manifest
 from spectrumgen.nodes.plan_gaps import new_run_id
@@ -138,7 +138,11 @@ def run(
     )
     if resume:
         write_run_files(ledger, run_id, out_dir)  # files agree with the ledger before appending
-    models = ", ".join(routes.models()) if choice.name in ("ollama", "openai") else choice.name
+    models = (
+        ", ".join(routes.models())
+        if choice.name in ("ollama", "openai")
+        else backend_for(context).model_name  # one in-process model, whatever the routing
+    )
     err.print(
         f"run {run_id}: {settings['target']} examples of {loaded_spec.name} with "
         f"{choice.name} ({models}); resume with --resume {run_id}",

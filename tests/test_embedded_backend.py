@@ -1,0 +1,83 @@
+"""The embedded backend for real: llama-cpp-python running Gemma 3 270M in-process.
+
+Slow (tens of seconds) but part of CI: it is the only backend a fresh machine can run for real.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from spectrumgen.graph.builder import build_graph
+from spectrumgen.graph.context import RunContext
+from spectrumgen.llm import backend_for, call_batch
+from spectrumgen.llm.embedded import DEMO_NOTICE, EMBEDDED_MODEL_NAME, model_path
+from spectrumgen.nodes.compose import compose_scenario
+from spectrumgen.nodes.parse import parse_reply
+from spectrumgen.nodes.validate import check_example
+from spectrumgen.schemas.batch import batch_json_schema
+from spectrumgen.schemas.prompts import system_prompt, user_prompt
+from spectrumgen.schemas.scenario import Cell
+from spectrumgen.schemas.spec import Spec
+
+pytestmark = pytest.mark.embedded
+
+
+def test_one_real_batch_is_valid_json_and_keeps_every_numeric_rule(
+    spec: Spec, tmp_path: Path
+) -> None:
+    cells = [
+        Cell(capacity_level="crisis", authenticity_target="failed", complexity_type="baseline"),
+        Cell(
+            capacity_level="high",
+            authenticity_target="excellent",
+            complexity_type="people_pleasing",
+        ),
+    ]
+    scenarios = [
+        compose_scenario(spec, cell, f"s{i}", random.Random(i)) for i, cell in enumerate(cells)
+    ]
+    backend = backend_for(RunContext(backend="embedded", batch_size=2))
+    assert backend.model_name == EMBEDDED_MODEL_NAME and backend.notice == DEMO_NOTICE
+    schema = batch_json_schema(spec, scenarios, backend.text_schema)
+    reply = call_batch(
+        backend, system_prompt(spec, scenarios), user_prompt(scenarios), schema, len(scenarios)
+    )
+    assert not reply.tokens_estimated and reply.prompt_tokens > 100 and reply.completion_tokens > 20
+    parsed = parse_reply(reply.text, [s.scenario_id for s in scenarios])
+    assert set(parsed.items) == {"s0", "s1"}, reply.text
+    for scenario in scenarios:
+        reasons = check_example(spec, scenario, parsed.items[scenario.scenario_id])
+        numeric = [r for r in reasons if r.startswith(("support_provided", "authenticity_score"))]
+        assert numeric == [], reply.text
+
+
+def test_a_real_embedded_run_records_gemma_and_real_tokens(tmp_path: Path) -> None:
+    context = RunContext(
+        backend="embedded",
+        batch_size=2,
+        max_calls=1,
+        db_url=f"sqlite:///{tmp_path / 'ledger.db'}",
+        out_dir=str(tmp_path / "out"),
+    )
+    result = build_graph().compile().invoke({"target": 2}, context=context)
+    manifest = result["manifest"]
+    assert result["status"] in ("complete", "budget_spent", "quotas_unmet")
+    assert manifest["models"] == [
+        {"backend": "embedded", "model": EMBEDDED_MODEL_NAME, "role": "generate"}
+    ]
+    assert manifest["tokens"]["estimated"] is False and manifest["tokens"]["total"] > 0
+    assert DEMO_NOTICE in manifest["notes"]
+    assert manifest["llm_calls"] == 1
+    written = (tmp_path / "out" / "examples.jsonl").read_text().splitlines()
+    assert len(written) == manifest["counts"]["accepted"]
+
+
+def test_the_model_file_is_assembled_once_into_the_cache(tmp_path: Path) -> None:
+    first = model_path(tmp_path)
+    assert first.stat().st_size > 100_000_000
+    modified = first.stat().st_mtime_ns
+    assert model_path(tmp_path) == first and first.stat().st_mtime_ns == modified
+    assert [p.name for p in first.parent.iterdir()] == [first.name]  # no scratch left behind
