@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from langchain_core.runnables import RunnableConfig
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -20,6 +21,7 @@ from rich.table import Table
 from spectrumgen.dataset import write_run_files
 from spectrumgen.errors import BadInputError, SpectrumgenError
 from spectrumgen.graph.builder import build_graph
+from spectrumgen.graph.checkpointer import open_checkpointer
 from spectrumgen.graph.context import DEFAULT_DB_URL, DEFAULT_MODEL, RunContext
 from spectrumgen.ledger import open_ledger
 from spectrumgen.llm import BACKENDS, backend_for, choose_backend
@@ -152,7 +154,7 @@ def run(
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     started = time.time()
     try:
-        final = _stream_run(run_id, settings["target"], context, quiet)
+        final = _stream_run(run_id, settings["target"], context, quiet, resume is not None)
     except (KeyboardInterrupt, SpectrumgenError) as error:
         status = "interrupted" if isinstance(error, KeyboardInterrupt) else "stopped"
         ledger.set_status(run_id, status)
@@ -230,10 +232,14 @@ def _run_settings(
     return {**kept, "routing": kept.pop("route")}
 
 
-def _stream_run(run_id: str, target: int, context: RunContext, quiet: bool) -> dict[str, Any]:
-    """Run the graph, feeding the progress bar from the nodes' custom stream events."""
-    graph = build_graph().compile()
-    final: dict[str, Any] = {}
+def _stream_run(
+    run_id: str, target: int, context: RunContext, quiet: bool, resume: bool
+) -> dict[str, Any]:
+    """Run the graph with a checkpointer, feeding the progress bar from its custom events.
+
+    A resumed run whose last checkpoint has steps left continues from there; otherwise the
+    graph starts again on the same thread and plans from the ledger.
+    """
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -241,12 +247,18 @@ def _stream_run(run_id: str, target: int, context: RunContext, quiet: bool) -> d
         TextColumn("{task.fields[detail]}"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=err, disable=quiet, transient=False) as progress:
+    final: dict[str, Any] = {}
+    with (
+        open_checkpointer(context.db_url) as checkpointer,
+        Progress(*columns, console=err, disable=quiet, transient=False) as progress,
+    ):
+        graph = build_graph().compile(checkpointer=checkpointer)
+        config: RunnableConfig = {"configurable": {"thread_id": run_id}}
+        unfinished = resume and bool(graph.get_state(config).next)
+        payload = None if unfinished else {"target": target, "run_id": run_id}
         task = progress.add_task("accepted", total=target, detail="")
         for mode, chunk in graph.stream(
-            {"target": target, "run_id": run_id},
-            context=context,
-            stream_mode=["custom", "values"],
+            payload, config, context=context, stream_mode=["custom", "values"]
         ):
             if mode == "values" and isinstance(chunk, dict):
                 final = chunk

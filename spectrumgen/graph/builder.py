@@ -1,5 +1,6 @@
 """The wiring: plan_gaps -> compose -> generate (fanned out) -> parse -> validate -> judge
--> repair -> record -> plan_gaps again, until the target and quotas are met or a budget is spent.
+-> review -> repair -> record -> plan_gaps again, until the target and quotas are met or a
+budget is spent.
 
 generate and judge retry transport failures with backoff (LangGraph `RetryPolicy`); nothing else
 is retried there: a bad reply is repaired item by item, a missing model stops the run.
@@ -25,6 +26,7 @@ from spectrumgen.nodes.parse import parse
 from spectrumgen.nodes.plan_gaps import plan_gaps
 from spectrumgen.nodes.record import record
 from spectrumgen.nodes.repair import repair
+from spectrumgen.nodes.review import review
 from spectrumgen.nodes.validate import validate
 from spectrumgen.schemas.batch import BatchTask
 
@@ -61,6 +63,7 @@ def build_graph(
     graph.add_node("parse", parse)
     graph.add_node("validate", validate)
     graph.add_node("judge", judge, retry_policy=retry_policy)
+    graph.add_node("review", review)
     graph.add_node("repair", repair)
     graph.add_node("record", record)
     graph.add_node("finish", finish)
@@ -71,7 +74,8 @@ def build_graph(
     graph.add_edge("generate", "parse")
     graph.add_edge("parse", "validate")
     graph.add_edge("validate", "judge")
-    graph.add_edge("judge", "repair")
+    graph.add_edge("judge", "review")
+    graph.add_edge("review", "repair")
     graph.add_edge("repair", "record")
     graph.add_conditional_edges("record", after_recording)
     graph.add_edge("finish", END)

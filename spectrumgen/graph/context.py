@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 DEFAULT_DB_URL = "sqlite:///spectrumgen.db"
@@ -79,6 +79,13 @@ class RunContext:
         default=0.0,
         metadata={"description": "Scripted backend only: share of calls it fails on purpose."},
     )
+    review: bool = field(
+        default=False,
+        metadata={
+            "description": "Pause before recording each wave so a person approves, edits or "
+            "rejects its items (needs a checkpointer; Studio has one)."
+        },
+    )
     request_timeout: float = field(
         default=300.0, metadata={"description": "Seconds an LLM call may take."}
     )
@@ -104,3 +111,22 @@ def context_from(value: Any) -> RunContext:
     known = {f.name for f in fields(RunContext)}
     source = value if isinstance(value, dict) else vars(value) if hasattr(value, "__dict__") else {}
     return RunContext(**{k: v for k, v in source.items() if k in known})
+
+
+def with_overrides(context: RunContext, overrides: dict[str, Any] | None) -> RunContext:
+    """The context with a run's input overrides applied (e.g. {"batch_size": 8}).
+
+    Raises:
+        BadInputError: a name that is not a field of RunContext.
+    """
+    if not overrides:
+        return context
+    from spectrumgen.errors import BadInputError
+
+    known = {f.name for f in fields(RunContext)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise BadInputError(
+            f"unknown setting {', '.join(unknown)} in overrides; known: {', '.join(sorted(known))}"
+        )
+    return replace(context, **overrides)

@@ -18,7 +18,8 @@ def after_planning(state: GenerationState) -> Literal["compose", "finish"]:
 
 def fan_out_batches(state: GenerationState) -> list[Send]:
     """One `generate` task per batch of the wave, run in parallel."""
-    return [Send("generate", batch) for batch in state.get("batches", [])]
+    settings = {"spec": state.get("spec"), "overrides": state.get("overrides") or {}}
+    return [Send("generate", {**batch, **settings}) for batch in state.get("batches", [])]
 
 
 def after_recording(state: GenerationState) -> Literal["plan_gaps", "finish"]:

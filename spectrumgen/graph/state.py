@@ -6,7 +6,10 @@ Each list holds pydantic models dumped with `model_dump()`: scenarios (`Scenario
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Required, TypedDict
+from typing import Annotated, Any, Required
+
+from pydantic import Field
+from typing_extensions import TypedDict  # pydantic (so Studio's schemas) needs this one on 3.11
 
 
 def extend_or_reset(current: list[Any] | None, update: list[Any] | None) -> list[Any]:
@@ -17,18 +20,32 @@ def extend_or_reset(current: list[Any] | None, update: list[Any] | None) -> list
 
 
 class GenerationInput(TypedDict, total=False):
-    """What a caller passes in: the number of examples wanted, and a run id to continue."""
+    """What a caller passes in: how many examples, and optionally which run, spec and settings."""
 
-    target: Required[int]
-    run_id: str
+    target: Required[Annotated[int, Field(description="Examples wanted (1 or more).", ge=1)]]
+    run_id: Annotated[str, Field(description="A run to continue; a new one when absent.")]
+    spec: Annotated[
+        str, Field(description="Built-in spec name or spec file; else the context's spec.")
+    ]
+    overrides: Annotated[
+        dict[str, Any],
+        Field(description='Context fields for this run only, e.g. {"batch_size": 8}.'),
+    ]
 
 
 class GenerationOutput(TypedDict, total=False):
-    """What a run hands back."""
+    """What a run hands back.
+
+    status: complete, budget_spent or quotas_unmet. accepted: examples the run holds. quota: its
+    standing per bucket. files: where examples.jsonl, rejected.jsonl and manifest.json went
+    (empty without an out_dir). manifest: everything about how the data came to be.
+    """
 
     run_id: str
     status: str
+    accepted: int
     quota: dict[str, Any]
+    files: dict[str, str]
     manifest: dict[str, Any]
 
 
@@ -37,6 +54,8 @@ class GenerationState(TypedDict, total=False):
 
     target: int
     run_id: str
+    spec: str
+    overrides: dict[str, Any]
     started_at: float
     wave: int
     planned_cells: list[dict[str, Any]]
@@ -46,6 +65,8 @@ class GenerationState(TypedDict, total=False):
     batches: list[dict[str, Any]]
     replies: Annotated[list[dict[str, Any]], extend_or_reset]
     outcomes: list[dict[str, Any]]
+    accepted: int
+    files: dict[str, str]
     judge_calls: list[dict[str, Any]]
     llm_calls: int
     call_budget: int

@@ -11,6 +11,7 @@ AVX-512 need.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -157,6 +158,7 @@ class EmbeddedChatModel(BaseChatModel):
                     seed=self.seed,
                     verbose=False,
                 )
+            atexit.register(self._llama.close)  # before interpreter teardown breaks its __del__
         return self._llama
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from langgraph.runtime import Runtime
 
-from spectrumgen.graph.context import RunContext, context_from
+from spectrumgen.graph.context import RunContext, context_from, with_overrides
 from spectrumgen.ledger import Ledger, open_ledger
 from spectrumgen.llm.routing import Routes, resolve_routes
 from spectrumgen.schemas.spec import Spec
@@ -30,9 +30,17 @@ class NodeParts:
         return resolve_routes(self.spec, self.context.routing, self.context.model)
 
 
-def node_parts(runtime: Runtime[Any] | None) -> NodeParts:
-    """Resolve a runtime; a host graph's context (or none) falls back to spectrumgen's defaults."""
+def node_parts(runtime: Runtime[Any] | None, state: Mapping[str, Any] | None = None) -> NodeParts:
+    """Resolve a runtime; a host graph's context (or none) falls back to spectrumgen's defaults.
+
+    The run's input may name a `spec` and `overrides` of context fields; they win.
+    """
     context = context_from(runtime.context if runtime is not None else None)
+    if state:
+        overrides = dict(state.get("overrides") or {})
+        if state.get("spec"):
+            overrides["spec"] = state["spec"]
+        context = with_overrides(context, overrides)
     writer = runtime.stream_writer if runtime is not None else None
 
     def emit(event: dict[str, Any]) -> None:

@@ -24,7 +24,7 @@ from spectrumgen.schemas.spec import Spec
 
 def compose(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     """Make scenarios for the planned cells and split the wave into batches of `batch_size`."""
-    parts = node_parts(runtime)
+    parts = node_parts(runtime, state)
     run_id, wave = state["run_id"], int(state["wave"])
     cells = [Cell.model_validate(c) for c in state.get("planned_cells", [])]
     sequence = parts.ledger.reserve_scenario_ids(run_id, len(cells)) if cells else []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -24,7 +25,7 @@ COMPLETE, BUDGET_SPENT, QUOTAS_UNMET = "complete", "budget_spent", "quotas_unmet
 
 def finish(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     """End the run: complete, budget spent, or quotas that can no longer be met."""
-    parts = node_parts(runtime)
+    parts = node_parts(runtime, state)
     run_id, target = state["run_id"], int(state["target"])
     report = evaluate(parts.spec, target, parts.ledger.accepted_rows(run_id))
     budget = int(state.get("call_budget") or parts.context.call_budget(target))
@@ -45,10 +46,19 @@ def finish(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         budget,
         seconds=time.time() - float(state.get("started_at") or time.time()),
     )
+    files: dict[str, str] = {}
     if parts.context.out_dir:
         write_run_files(parts.ledger, run_id, parts.context.out_dir, manifest)
+        out = Path(parts.context.out_dir).resolve()
+        files = {name: str(out / file) for name, file in manifest["files"].items()}
     parts.emit({"event": "finished", "run_id": run_id, "status": status})
-    return {"status": status, "quota": report.model_dump(), "manifest": manifest}
+    return {
+        "status": status,
+        "accepted": report.accepted,
+        "quota": report.model_dump(),
+        "files": files,
+        "manifest": manifest,
+    }
 
 
 def build_manifest(

@@ -26,7 +26,7 @@ def make_generate(chat_model: BaseChatModel | None = None) -> Callable[..., dict
 
     def generate(task: dict[str, Any], runtime: Runtime[Any]) -> dict[str, Any]:
         """Ask the model for one batch and keep its raw reply (or the error) for parse."""
-        parts = node_parts(runtime)
+        parts = node_parts(runtime, task)
         batch = BatchTask.model_validate(task)
         backend = (
             Backend("custom", _model_name(chat_model), chat_model)

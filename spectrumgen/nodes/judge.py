@@ -26,7 +26,7 @@ from spectrumgen.schemas.spec import Spec
 
 def judge(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     """Score the wave's accepted items with the judge model; reject those scored too low."""
-    parts = node_parts(runtime)
+    parts = node_parts(runtime, state)
     routes = parts.routes
     if not routes.judge:
         return {"judge_calls": []}

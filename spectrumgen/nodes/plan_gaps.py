@@ -30,7 +30,7 @@ CellKey = tuple[str, str, str]
 
 def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     """Plan the next wave: repairs first, then the least-covered cells that quotas still need."""
-    parts = node_parts(runtime)
+    parts = node_parts(runtime, state)
     context, spec, ledger = parts.context, parts.spec, parts.ledger
     target = state.get("target")
     if not isinstance(target, int) or isinstance(target, bool) or target < 1:

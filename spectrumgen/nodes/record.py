@@ -22,7 +22,7 @@ from spectrumgen.schemas.example import ExampleRecord
 
 def record(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     """Commit every batch of the wave, append the files, and report the quota status."""
-    parts = node_parts(runtime)
+    parts = node_parts(runtime, state)
     spec, ledger, run_id = parts.spec, parts.ledger, state["run_id"]
     by_batch: dict[str, list[Outcome]] = defaultdict(list)
     for raw in state.get("outcomes", []):

@@ -18,7 +18,7 @@ from spectrumgen.schemas.scenario import Cell
 
 def repair(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     """Queue failed scenarios for another attempt, or give them up and re-plan their cells."""
-    parts = node_parts(runtime)
+    parts = node_parts(runtime, state)
     queue = list(state.get("repair_queue", []))
     replan = list(state.get("replan_cells", []))
     given_up = 0

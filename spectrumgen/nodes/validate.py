@@ -26,7 +26,7 @@ TEXT_FIELDS = ("context", "response", "reasoning")
 
 def validate(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     """Accept or reject each parsed item, with every reason it failed."""
-    parts = node_parts(runtime)
+    parts = node_parts(runtime, state)
     spec, ledger, run_id = parts.spec, parts.ledger, state["run_id"]
     responses = ledger.accepted_responses(run_id)
     quota = allocate(spec, int(state["target"]))

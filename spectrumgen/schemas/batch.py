@@ -82,6 +82,8 @@ class BatchTask(BaseModel):
     wave: int
     scenarios: list[Scenario]
     model: str | None = Field(default=None, description="The routed model; None for the run's.")
+    spec: str | None = Field(default=None, description="The run's input spec, if it named one.")
+    overrides: dict[str, Any] = Field(default_factory=dict, description="The run's overrides.")
 
 
 class JudgeCall(BaseModel):
