@@ -128,6 +128,14 @@ class Ledger:
         with self.sessions() as session:
             return session.get(Run, run_id)
 
+    def run_ids(self, spec_name: str | None = None) -> list[str]:
+        """Every run in the ledger (of one spec, when given), oldest first."""
+        query = select(Run.run_id).order_by(Run.created_at, Run.run_id)
+        if spec_name is not None:
+            query = query.where(Run.spec_name == spec_name)
+        with self.sessions() as session:
+            return list(session.scalars(query))
+
     def set_status(self, run_id: str, status: str) -> None:
         """Mark the run complete, budget_spent, failed..."""
         with self.sessions.begin() as session:

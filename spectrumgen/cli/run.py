@@ -1,23 +1,24 @@
-"""The command line: `spectrumgen run`. It owns the terminal; the library only logs.
-
-Exit codes: 0 target and quotas met; 2 bad input or configuration; 3 budget spent (or quotas no
-longer reachable) with what was accepted kept; 4 LLM backend unreachable or model missing.
-"""
+"""`spectrumgen run`: generate until the target and quotas are met, with a progress bar."""
 
 from __future__ import annotations
 
 import signal
-import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from langchain_core.runnables import RunnableConfig
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from spectrumgen.cli.common import (
+    EXIT_BUDGET,
+    EXIT_INTERRUPTED,
+    app,
+    err,
+    out,
+)
 from spectrumgen.dataset import write_run_files
 from spectrumgen.errors import BadInputError, SpectrumgenError
 from spectrumgen.graph.builder import build_graph
@@ -31,27 +32,7 @@ from spectrumgen.nodes.plan_gaps import new_run_id
 from spectrumgen.quotas import evaluate
 from spectrumgen.specs import DEFAULT_SPEC, load_spec
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_BUDGET, EXIT_BACKEND, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
 DEFAULT_TARGET = 100
-# Typer raises click-style usage errors (its own copy of click in newer releases); BadParameter
-# derives from UsageError in every release, so the class is found from there.
-UsageError: type[Exception] = next(
-    c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"
-)
-
-app = typer.Typer(
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    no_args_is_help=True,
-    help="Generate LLM training data that covers its parameter space on purpose.",
-)
-err = Console(stderr=True)
-out = Console()
-
-
-@app.callback()
-def _root() -> None:
-    """spectrumgen: plan coverage gaps, generate in batches, validate, repair, record."""
 
 
 @app.command()
@@ -295,26 +276,3 @@ def _print_summary(final: dict[str, Any], out_dir: Path) -> None:
     table.add_row("quotas", "met" if not shortfalls else "; ".join(shortfalls[:3]) + more)
     table.add_row("files", str(out_dir))
     out.print(table)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: every failure becomes one line on stderr and an exit code."""
-    args = sys.argv[1:] if argv is None else argv
-    try:
-        result = app(args=args or ["--help"], standalone_mode=False)
-    except typer.Exit as done:
-        return done.exit_code
-    except UsageError as error:
-        message = error.format_message()  # type: ignore[attr-defined]
-        err.print(f"spectrumgen: error: {message}", markup=False, highlight=False, soft_wrap=True)
-        return EXIT_BAD_INPUT
-    except typer.Abort:
-        return EXIT_INTERRUPTED
-    except SpectrumgenError as error:
-        err.print(f"spectrumgen: error: {error}", markup=False, highlight=False, soft_wrap=True)
-        return error.exit_code
-    return int(result or 0) if isinstance(result, int) else EXIT_OK
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,41 @@
+"""The command line: `spectrumgen run`, `coverage`, `compare` and `export`. It owns the terminal;
+the library only logs.
+
+Exit codes: 0 target and quotas met; 2 bad input or configuration; 3 budget spent (or quotas no
+longer reachable) with what was accepted kept; 4 LLM backend unreachable or model missing.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from spectrumgen.cli import reports, run  # noqa: F401  (each module registers its commands)
+from spectrumgen.cli.common import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, app, err
+from spectrumgen.errors import SpectrumgenError
+
+# Typer raises click-style usage errors (its own copy of click in newer releases); BadParameter
+# derives from UsageError in every release, so the class is found from there.
+UsageError: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: every failure becomes one line on stderr and an exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        result = app(args=args or ["--help"], standalone_mode=False)
+    except typer.Exit as done:
+        return done.exit_code
+    except UsageError as error:
+        message = error.format_message()  # type: ignore[attr-defined]
+        err.print(f"spectrumgen: error: {message}", markup=False, highlight=False, soft_wrap=True)
+        return EXIT_BAD_INPUT
+    except typer.Abort:
+        return EXIT_INTERRUPTED
+    except SpectrumgenError as error:
+        err.print(f"spectrumgen: error: {error}", markup=False, highlight=False, soft_wrap=True)
+        return error.exit_code
+    return int(result or 0) if isinstance(result, int) else EXIT_OK

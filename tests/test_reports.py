@@ -1,0 +1,131 @@
+"""The seed's reports and tools: coverage report and plot, quality analysis, compare, export."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from datasets import load_from_disk
+
+from spectrumgen.analysis import coverage_report, pattern_diversity, quality_analysis
+from spectrumgen.graph.builder import build_graph
+from spectrumgen.graph.context import RunContext
+from spectrumgen.ledger import open_ledger
+from spectrumgen.schemas.spec import Spec
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "spectrumgen", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def run_scripted(context: RunContext, target: int) -> str:
+    return str(build_graph().compile().invoke({"target": target}, context=context)["run_id"])
+
+
+def test_coverage_report_counts_every_cell_and_lists_the_gaps(
+    scripted_context: RunContext, spec: Spec
+) -> None:
+    run_scripted(scripted_context, 64)
+    ledger = open_ledger(scripted_context.db_url)
+    report = coverage_report(ledger, spec)
+    assert report["total_examples_generated"] == 64
+    assert sum(report["authenticity_coverage"].values()) == 64
+    assert sum(report["capacity_coverage"].values()) == 64
+    assert report["complexity_coverage"]["baseline"] == 8
+    tracked = report["total_combinations_tracked"]
+    assert len(report["gaps_to_fill"]) == 128 - tracked
+    assert report["avg_per_combination"] == round(64 / tracked, 2)
+    twice = coverage_report(ledger, spec, per_cell=2)
+    assert sum(g["count"] for g in twice["gaps_to_fill"]) == 2 * 128 - sum(
+        min(2, n) for n in ledger.coverage_counts(spec.name).values()
+    )
+
+
+def test_quality_analysis_finds_what_a_lopsided_dataset_lacks(
+    scripted_context: RunContext, spec: Spec
+) -> None:
+    run_id = run_scripted(scripted_context, 32)
+    records = open_ledger(scripted_context.db_url).examples(run_id)
+    good = quality_analysis(spec, records, target=32)
+    assert good["spectrum_coverage"]["categories_covered"] == 4
+    assert good["complexity_coverage"]["types_covered"] == 8
+    assert good["systematic_validation"]["meets_spectrum_requirements"] is True
+    assert good["rule_violations"] == {}
+    lopsided = [r for r in records if r["authenticity_target"] == "excellent"]
+    lopsided[0] = {**lopsided[0], "support_provided": 10.0}  # past its ceiling
+    bad = quality_analysis(spec, lopsided)
+    assert bad["spectrum_coverage"]["categories_covered"] == 1
+    assert bad["systematic_validation"]["meets_spectrum_requirements"] is False
+    assert bad["rule_violations"] == {"support_provided": 1}
+    assert {"capacity": "crisis", "authenticity": "failed", "complexity": "baseline"} in bad[
+        "systematic_validation"
+    ]["missing_combinations"]
+
+
+def test_pattern_diversity_is_zero_for_copies_and_high_for_different_texts() -> None:
+    assert pattern_diversity(["same words here"] * 5) == 0.0
+    different = ["I cannot come tonight.", "Sure, whatever you need!", "Stop asking me that."]
+    assert pattern_diversity(different) > 0.5
+
+
+def test_coverage_command_prints_json_and_draws_a_plot(tmp_path: Path) -> None:
+    assert (
+        cli("run", "--backend", "scripted", "--target", "16", "--quiet", cwd=tmp_path).returncode
+        == 0
+    )
+    done = cli("coverage", "--json", "--plot", "cov.png", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["total_examples_generated"] == 16
+    assert (tmp_path / "cov.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_compare_reports_both_approaches_side_by_side(tmp_path: Path) -> None:
+    done = cli(
+        "compare", "--samples", "20", "--backend", "scripted", "--output", "cmp.json", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert "📊 AUTHENTICITY SPECTRUM COVERAGE:" in done.stdout
+    assert "🔧 COMPLEXITY FACTOR COVERAGE:" in done.stdout
+    report = json.loads((tmp_path / "cmp.json").read_text())
+    old, new = report["old"], report["new"]
+    assert old["llm_calls"] == 20 and new["llm_calls"] == 4  # 1 per example vs 5 per call
+    assert old["quality"]["complexity_coverage"]["types_covered"] == 1
+    assert new["quality"]["complexity_coverage"]["types_covered"] == 8
+    assert new["accepted"] == 20
+    skipped = cli("compare", "--samples", "5", "--backend", "scripted", "--skip-old", cwd=tmp_path)
+    assert skipped.returncode == 0 and "Old approach" not in skipped.stdout
+
+
+def test_export_writes_each_format_with_a_dataset_card(tmp_path: Path) -> None:
+    assert (
+        cli("run", "--backend", "scripted", "--target", "12", "--quiet", cwd=tmp_path).returncode
+        == 0
+    )
+    for fmt in ("jsonl", "parquet", "hf"):
+        done = cli("export", "--format", fmt, "--out", f"x-{fmt}", "--chat", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        card = (tmp_path / f"x-{fmt}" / "README.md").read_text()
+        assert "emotional_authenticity" in card and "scripted/scripted-v1" in card
+        assert "complexity types covered: " in card
+    rows = [json.loads(line) for line in (tmp_path / "x-jsonl" / "data.jsonl").open()]
+    assert len(rows) == 12
+    assert [m["role"] for m in rows[0]["messages"]] == ["system", "user", "assistant"]
+    assert pq.read_table(tmp_path / "x-parquet" / "data.parquet").num_rows == 12
+    assert len(load_from_disk(str(tmp_path / "x-hf" / "hf"))) == 12
+    plain = cli("export", "--format", "jsonl", "--out", "plain", cwd=tmp_path)
+    assert plain.returncode == 0
+    first = json.loads((tmp_path / "plain" / "data.jsonl").read_text().splitlines()[0])
+    assert "messages" not in first and first["response"]
+    missing = cli("export", "--format", "csv", "--out", "bad", cwd=tmp_path)
+    assert missing.returncode == 2 and "choose one of jsonl, parquet, hf" in missing.stderr
