@@ -103,8 +103,11 @@ def run_new_approach(context: RunContext, samples: int) -> dict[str, Any]:
     return summary
 
 
-def compare_approaches(context: RunContext, samples: int, skip_old: bool = False) -> dict[str, Any]:
-    """Both approaches side by side (the old one left out with `skip_old`)."""
+def compare_approaches(
+    context: RunContext, samples: int, skip_old: bool = False, two_stage: bool = False
+) -> dict[str, Any]:
+    """Both approaches side by side (the old one left out with `skip_old`); with `two_stage`,
+    spectrumgen's two-stage mode as a third column."""
     backend = backend_for(context)
     report: dict[str, Any] = {
         "samples": samples,
@@ -114,6 +117,10 @@ def compare_approaches(context: RunContext, samples: int, skip_old: bool = False
     }
     if not skip_old:
         report["old"] = run_old_approach(context, samples)
+    if two_stage:
+        report["two_stage"] = run_new_approach(
+            RunContext(**{**vars(context), "stages": 2}), samples
+        )
     return report
 
 
@@ -211,8 +218,20 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
                 else None,
             )
         )
+    staged = report.get("two_stage")
+    if staged:
+        lines += ["", "🧩 TWO-STAGE (situations, then responses) vs ONE-STAGE:"]
+        for name, side in (("One-stage", new), ("Two-stage", staged)):
+            quality = side["quality"]
+            lines.append(
+                f"  {name}: {quality['spectrum_coverage']['categories_covered']}/"
+                f"{quality['spectrum_coverage']['categories_total']} categories, "
+                f"{quality['complexity_coverage']['types_covered']} types, diversity "
+                f"{quality['pattern_diversity']:.2f}, violations "
+                f"{sum(quality['rule_violations'].values())}"
+            )
     lines += ["", "💸 EFFICIENCY:"]
-    for name, side in (("Old", old), ("New", new)):
+    for name, side in (("Old", old), ("New", new), ("Two-stage", staged)):
         if side:
             marker = " (estimated)" if side["tokens_estimated"] else ""
             lines.append(

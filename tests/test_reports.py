@@ -103,8 +103,24 @@ def test_compare_reports_both_approaches_side_by_side(tmp_path: Path) -> None:
     assert old["quality"]["complexity_coverage"]["types_covered"] == 1
     assert new["quality"]["complexity_coverage"]["types_covered"] == 8
     assert new["accepted"] == 20
-    skipped = cli("compare", "--samples", "5", "--backend", "scripted", "--skip-old", cwd=tmp_path)
-    assert skipped.returncode == 0 and "Old approach" not in skipped.stdout
+    staged = cli(
+        "compare",
+        "--samples",
+        "10",
+        "--backend",
+        "scripted",
+        "--skip-old",
+        "--two-stage",
+        "--output",
+        "staged.json",
+        cwd=tmp_path,
+    )
+    assert staged.returncode == 0 and "Old approach" not in staged.stdout
+    assert "🧩 TWO-STAGE" in staged.stdout
+    both = json.loads((tmp_path / "staged.json").read_text())
+    assert "old" not in both
+    assert both["two_stage"]["llm_calls"] == 2 * both["new"]["llm_calls"] == 4
+    assert both["two_stage"]["accepted"] == both["new"]["accepted"] == 10
 
 
 def test_export_writes_each_format_with_a_dataset_card(tmp_path: Path) -> None:

@@ -65,6 +65,9 @@ def coverage(
 def compare(
     samples: Annotated[int, typer.Option(min=1, help="Examples per approach.")] = 50,
     skip_old: Annotated[bool, typer.Option(help="Run only the new approach.")] = False,
+    two_stage: Annotated[
+        bool, typer.Option(help="Also run spectrumgen's two-stage mode (--stages 2).")
+    ] = False,
     output: Annotated[Path | None, typer.Option(help="Write the full report as JSON.")] = None,
     spec: SpecOption = DEFAULT_SPEC,
     backend: Annotated[str, typer.Option(help=f"One of: {', '.join(BACKENDS)}.")] = "auto",
@@ -93,7 +96,7 @@ def compare(
     if choice.notice:
         err.print(f"note: {choice.notice}", markup=False, highlight=False)
     context.backend = choice.name
-    report = compare_approaches(context, samples, skip_old)
+    report = compare_approaches(context, samples, skip_old, two_stage)
     for line in summary_lines(report):
         out.print(line, markup=False, highlight=False)
     if output is not None:

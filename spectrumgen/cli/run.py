@@ -65,6 +65,12 @@ def run(
         "spectrumgen-out"
     ),
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Batches in parallel.")] = 4,
+    stages: Annotated[
+        int,
+        typer.Option(
+            min=1, max=2, help="2: situations in one batched call, responses in a second."
+        ),
+    ] = 1,
     max_repairs: Annotated[int, typer.Option(min=0, max=10, help="Repairs per scenario.")] = 2,
     max_calls: Annotated[int | None, typer.Option(min=1, help="LLM call budget.")] = None,
     max_tokens: Annotated[
@@ -95,6 +101,7 @@ def run(
         out_dir=str(out_dir),
         batch_size=batch_size,
         concurrency=concurrency,
+        stages=stages,
         max_repairs=max_repairs,
         max_calls=max_calls,
         max_tokens=max_tokens,
@@ -147,7 +154,9 @@ def run(
             run_id,
             report,
             status,
-            context.call_budget(settings["target"], 2 if routes.judge else 1),
+            context.call_budget(
+                settings["target"], context.calls_per_batch(judged=routes.judge is not None)
+            ),
             seconds=time.time() - started,
         )
         write_run_files(ledger, run_id, out_dir, manifest)

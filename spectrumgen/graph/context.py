@@ -52,6 +52,13 @@ class RunContext:
     batch_size: int = field(
         default=5, metadata={"description": "Scenarios per LLM call (the seed's 1:5 batching)."}
     )
+    stages: int = field(
+        default=1,
+        metadata={
+            "description": "1: one call writes whole examples. 2: one batched call writes the "
+            "situations, a second the responses (the seed's multi-step generation)."
+        },
+    )
     concurrency: int = field(
         default=4, metadata={"description": "Batches generated in parallel per wave."}
     )
@@ -90,9 +97,12 @@ class RunContext:
         default=300.0, metadata={"description": "Seconds an LLM call may take."}
     )
 
+    def calls_per_batch(self, judged: bool) -> int:
+        """LLM calls one batch of new scenarios costs: one per stage, and one for a judge."""
+        return self.stages + (1 if judged else 0)
+
     def call_budget(self, target: int, calls_per_batch: int = 1) -> int:
-        """The LLM call budget: the configured one, or three times the calls a target needs
-        (a batch costs two calls when a judge scores it)."""
+        """The LLM call budget: the configured one, or three times the calls a target needs."""
         if self.max_calls is not None:
             return self.max_calls
         return calls_per_batch * (3 * -(-target // self.batch_size) + 10)

@@ -31,6 +31,13 @@ class GenerationInput(TypedDict, total=False):
         dict[str, Any],
         Field(description='Context fields for this run only, e.g. {"batch_size": 8}.'),
     ]
+    focus_cells: Annotated[
+        list[dict[str, str]],
+        Field(
+            description="Cells to plan first (capacity_level, authenticity_target, "
+            "complexity_type), e.g. a coverage report's gaps."
+        ),
+    ]
 
 
 class GenerationOutput(TypedDict, total=False):
@@ -56,6 +63,7 @@ class GenerationState(TypedDict, total=False):
     run_id: str
     spec: str
     overrides: dict[str, Any]
+    focus_cells: list[dict[str, str]]
     started_at: float
     wave: int
     planned_cells: list[dict[str, Any]]

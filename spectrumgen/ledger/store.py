@@ -305,7 +305,7 @@ class Ledger:
                         batch_id=reply.batch_id,
                         wave=reply.wave,
                         items_requested=len(reply.scenarios),
-                        repair_items=sum(1 for s in reply.scenarios if s.attempt > 1),
+                        repair_items=sum(1 for s in reply.scenarios if s.repairs_so_far > 0),
                         accepted=len(accepted),
                         rejected=len(outcomes) - len(accepted),
                         prompt_tokens=reply.prompt_tokens,

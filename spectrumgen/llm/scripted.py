@@ -23,6 +23,7 @@ from spectrumgen.llm.tokens import estimate_tokens
 from spectrumgen.schemas.prompts import JUDGE_MARKER, read_judge_lines, read_scenario_lines
 
 FAULT_KINDS = ("malformed", "missing", "out_of_range", "support_rule", "duplicate", "placeholder")
+EXTRA_FAULT_KINDS = ("miscalculation",)  # only where asked for: it breaks no default rule
 CANNED_RESPONSE = "I hear you and I am always here for you, whatever you need from me."
 
 
@@ -64,7 +65,10 @@ class ScriptedChatModel(BaseChatModel):
             time.sleep(self.latency_seconds)
         if _rng(self.seed, "call", call_key).random() < self.call_error_rate:
             raise ScriptedCallError(f"scripted call failure for batch [{call_key}]")
-        text = self._reply(scenarios)
+        if '{"situations"' in str(messages[0].content):  # two-stage mode, stage 1
+            text = self._situations(scenarios)
+        else:
+            text = self._reply(scenarios)
         if self.wrap_reply:
             text = f"<think>Let me plan the batch.</think>\n```json\n{text}\n```\nHope this helps!"
         return self._result(prompt, text)
@@ -87,6 +91,8 @@ class ScriptedChatModel(BaseChatModel):
         for scenario in scenarios:
             rng = _rng(self.seed, "item", f"{scenario['id']}#{scenario.get('attempt', 1)}")
             item = write_example(scenario, rng)
+            if scenario.get("situation"):  # two-stage mode, stage 2: the situation is given
+                del item["context"]
             fault = self._pick_fault(rng)
             if fault == "missing":
                 continue
@@ -98,12 +104,28 @@ class ScriptedChatModel(BaseChatModel):
                 item["response"] = previous_response
             elif fault == "placeholder":
                 item["response"] = "TODO"
+            elif fault == "miscalculation":  # states a capacity the fields do not have
+                capacity = float(scenario["effective_capacity"])
+                item["reasoning"] = item["reasoning"].replace(
+                    f"Capacity {capacity:g}/", f"Capacity {capacity + 1.5:g}/", 1
+                )
             text = json.dumps(item, ensure_ascii=False)
             if fault == "malformed":
                 text = text[: len(text) // 2] + ' "oops'
             previous_response = str(item["response"])
             pieces.append(text)
         return '{"examples": [' + ", ".join(pieces) + "]}"
+
+    def _situations(self, scenarios: list[dict[str, Any]]) -> str:
+        """Stage 1 of the two-stage mode: the situation of each scenario, nothing else."""
+        situations = []
+        for scenario in scenarios:
+            rng = _rng(self.seed, "item", f"{scenario['id']}#{scenario.get('attempt', 1)}")
+            item = write_example(scenario, rng)
+            if self._pick_fault(rng) == "placeholder":
+                item["context"] = "TODO"
+            situations.append({"scenario_id": scenario["id"], "context": item["context"]})
+        return json.dumps({"situations": situations}, ensure_ascii=False)
 
     def _judge(self, examples: list[dict[str, Any]]) -> str:
         """Score each example 0.9, or 0.2 for a `judge_low_rate` share of first attempts."""
@@ -270,6 +292,9 @@ CLOSERS = {
 }
 
 
+FEELINGS = {"crisis": "exhausted", "low": "drained", "medium": "steady enough", "high": "rested"}
+
+
 def write_example(scenario: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     """A plausible, valid example for one scenario line of the prompt."""
     name = rng.choice(NAMES)
@@ -292,10 +317,11 @@ def write_example(scenario: dict[str, Any], rng: random.Random) -> dict[str, Any
     aside = rng.choice(ASIDES)
     response = f"{opener} {aside.capitalize()}, but {offer}, {name}. {closer}"
     gap = round(needed - provided, 1)
+    feeling = FEELINGS.get(str(scenario.get("capacity")), "steady enough")
     reasoning = (
         f"Capacity {capacity:g}/10 allows at most {ceiling:g}/10 support. {name} needs "
-        f"{needed:g}/10, so the character gives {provided:g}/10, a gap of {gap:g}; "
-        f"{complexity.replace('_', ' ')} shapes how the answer comes out."
+        f"{needed:g}/10, so the character gives {provided:g}/10, a gap of {gap:g}; feeling "
+        f"{feeling}, {complexity.replace('_', ' ')} shapes how the answer comes out."
     )
     return {
         "scenario_id": scenario["id"],

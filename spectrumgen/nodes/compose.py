@@ -1,6 +1,7 @@
 """compose: turn planned cells into concrete scenarios and group the wave into batches.
 
-With model routing, each batch holds scenarios for one model only.
+With model routing, each batch holds scenarios for one model only; in two-stage mode, for one
+stage only (situations to write, or responses to write for given situations).
 
 Numbers are drawn inside each bucket's range with an RNG seeded by the run's seed, its id and
 the scenario's sequence number, so a scenario is the same whenever it is composed.
@@ -17,7 +18,7 @@ from langgraph.runtime import Runtime
 
 from spectrumgen.graph.state import GenerationState
 from spectrumgen.nodes.common import node_parts
-from spectrumgen.schemas.batch import BatchTask
+from spectrumgen.schemas.batch import BatchTask, stage_of
 from spectrumgen.schemas.scenario import Cell, Scenario
 from spectrumgen.schemas.spec import Spec
 
@@ -38,12 +39,15 @@ def compose(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     repairs = [Scenario.model_validate(s) for s in state.get("wave_repairs", [])]
     size = max(1, parts.context.batch_size)
     routes = parts.routes
-    by_model: dict[str, list[Scenario]] = defaultdict(list)
-    for scenario in [*repairs, *fresh]:  # routing sends each type to its model's batches
-        by_model[routes.model_for(scenario.complexity_type)].append(scenario)
+    groups: dict[tuple[str, str], list[Scenario]] = defaultdict(list)
+    for scenario in [*repairs, *fresh]:  # one model and one stage per batch
+        model = routes.model_for(scenario.complexity_type)
+        groups[(model, stage_of(scenario, parts.context.stages))].append(scenario)
     batches = [
-        BatchTask(batch_id=batch_id(run_id, chunk), wave=wave, scenarios=chunk, model=model)
-        for model, scenarios in by_model.items()
+        BatchTask(
+            batch_id=batch_id(run_id, chunk), wave=wave, scenarios=chunk, model=model, stage=stage
+        )
+        for (model, stage), scenarios in groups.items()
         for chunk in (scenarios[i : i + size] for i in range(0, len(scenarios), size))
     ]
     return {"batches": [b.model_dump() for b in batches]}

@@ -129,6 +129,7 @@ def build_manifest(
         "settings": {
             "batch_size": context.batch_size,
             "concurrency": context.concurrency,
+            "stages": context.stages,
             "max_repairs": context.max_repairs,
             "seed": context.seed,
             "db_url": _redact(context.db_url),

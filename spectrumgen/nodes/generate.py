@@ -33,15 +33,16 @@ def make_generate(chat_model: BaseChatModel | None = None) -> Callable[..., dict
             if chat_model is not None
             else backend_for(parts.context, batch.model)
         )
-        system = system_prompt(parts.spec, batch.scenarios)
+        system = system_prompt(parts.spec, batch.scenarios, batch.stage)
         user = user_prompt(batch.scenarios)
-        schema = batch_json_schema(parts.spec, batch.scenarios, backend.text_schema)
+        schema = batch_json_schema(parts.spec, batch.scenarios, backend.text_schema, batch.stage)
         reply = RawReply(
             batch_id=batch.batch_id,
             wave=batch.wave,
             scenarios=batch.scenarios,
             model=backend.model_name,
             backend=backend.name,
+            stage=batch.stage,
         )
         try:
             answer = call_batch(backend, system, user, schema, len(batch.scenarios))

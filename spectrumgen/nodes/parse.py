@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import json_repair
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from spectrumgen.graph.state import GenerationState
-from spectrumgen.schemas.batch import Outcome, RawReply
+from spectrumgen.schemas.batch import SITUATION, Outcome, RawReply, SituationItem
 from spectrumgen.schemas.example import GeneratedItem
 
 _THINK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
@@ -26,19 +26,40 @@ _FENCE = re.compile(r"```[a-zA-Z]*")
 _DECODER = json.JSONDecoder()
 
 
+Item = TypeVar("Item", bound=BaseModel)
+
+
 @dataclass
-class ParsedReply:
+class ParsedItems(Generic[Item]):
     """What could be read from one reply."""
 
-    items: dict[str, GeneratedItem] = field(default_factory=dict)
+    items: dict[str, Item] = field(default_factory=dict)
     invalid: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
-def parse_reply(text: str, expected_ids: Iterable[str]) -> ParsedReply:
-    """Read every valid item for the expected scenario ids out of a model's reply."""
+ParsedReply = ParsedItems[GeneratedItem]
+
+
+def parse_reply(
+    text: str, expected_ids: Iterable[str], given: Mapping[str, Mapping[str, Any]] | None = None
+) -> ParsedReply:
+    """Read every valid item for the expected scenario ids out of a model's reply.
+
+    `given` fills fields the model was not asked to write (two-stage mode: the situation).
+    """
+    return parse_items(text, expected_ids, GeneratedItem, given)
+
+
+def parse_items(
+    text: str,
+    expected_ids: Iterable[str],
+    model: type[Item],
+    given: Mapping[str, Mapping[str, Any]] | None = None,
+) -> ParsedItems[Item]:
+    """Read every valid `model` item for the expected scenario ids out of a reply."""
     expected = set(expected_ids)
-    parsed = ParsedReply()
+    parsed: ParsedItems[Item] = ParsedItems()
     found = objects_with_ids(text, expected)
     for obj in found:
         scenario_id = str(obj.get("scenario_id"))
@@ -48,7 +69,8 @@ def parse_reply(text: str, expected_ids: Iterable[str]) -> ParsedReply:
         if scenario_id in parsed.items:
             continue
         try:
-            parsed.items[scenario_id] = GeneratedItem.model_validate(obj)
+            filled = {**obj, **(given or {}).get(scenario_id, {})}  # given text wins
+            parsed.items[scenario_id] = model.model_validate(filled)
             parsed.invalid.pop(scenario_id, None)
         except ValidationError as error:
             parsed.invalid.setdefault(scenario_id, _first_error(error))
@@ -73,13 +95,23 @@ def parse(state: GenerationState) -> dict[str, Any]:
     for raw in state.get("replies", []):
         reply = RawReply.model_validate(raw)
         ids = [s.scenario_id for s in reply.scenarios]
-        parsed = parse_reply(reply.text, ids) if reply.error is None else ParsedReply()
+        given = {s.scenario_id: {"context": s.situation} for s in reply.scenarios if s.situation}
+        parsed: ParsedItems[Any] = ParsedItems()
+        if reply.error is None:
+            model = SituationItem if reply.stage == SITUATION else GeneratedItem
+            parsed = parse_items(reply.text, ids, model, given)
         for scenario in reply.scenarios:
             outcome = Outcome(
-                batch_id=reply.batch_id, scenario=scenario, model=reply.model, backend=reply.backend
+                batch_id=reply.batch_id,
+                scenario=scenario,
+                model=reply.model,
+                backend=reply.backend,
+                stage=reply.stage,
             )
             item = parsed.items.get(scenario.scenario_id)
-            if item is not None:
+            if isinstance(item, SituationItem):
+                outcome.situation = item.context
+            elif item is not None:
                 outcome.item = item
             elif reply.error is not None:
                 outcome.reasons.append(f"LLM call failed: {reply.error}")

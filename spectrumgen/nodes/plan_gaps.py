@@ -43,7 +43,7 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     accepted = ledger.accepted_rows(run_id)
     stats = ledger.run_stats(run_id)
     calls_used, tokens_used = stats.llm_calls, stats.prompt_tokens + stats.completion_tokens
-    calls_per_batch = 2 if parts.routes.judge else 1
+    calls_per_batch = context.calls_per_batch(judged=parts.routes.judge is not None)
     budget = context.call_budget(target, calls_per_batch)
     repair_queue = [Scenario.model_validate(s) for s in state.get("repair_queue", [])]
     remaining = target - len(accepted)
@@ -64,7 +64,8 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     new_count = max(0, min(slots - len(wave_repairs), remaining - len(repair_queue)))
     wave = int(state.get("wave", 0)) + 1
     rng = random.Random(f"{context.seed}|{run_id}|plan|{wave}")
-    preferred = [Cell.model_validate(c) for c in state.get("replan_cells", [])]
+    asked = [*state.get("replan_cells", []), *state.get("focus_cells", [])]
+    preferred = [Cell.model_validate(c) for c in asked]
     coverage = ledger.coverage_counts(spec.name)
     for waiting_scenario in repair_queue:  # cells in flight count as covered, so none is doubled
         key = waiting_scenario.key()
@@ -95,6 +96,7 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         "wave_repairs": [r.model_dump() for r in wave_repairs],
         "repair_queue": [r.model_dump() for r in waiting],
         "replan_cells": [],
+        "focus_cells": [],
         "llm_calls": calls_used,
         "call_budget": budget,
         "tokens_used": tokens_used,

@@ -14,6 +14,7 @@ from langgraph.runtime import Runtime
 from rapidfuzz import fuzz, process, utils
 
 from spectrumgen.graph.state import GenerationState
+from spectrumgen.grounding import grounding_problems
 from spectrumgen.nodes.common import node_parts
 from spectrumgen.quotas import allocate, bucket_counts
 from spectrumgen.schemas.batch import Outcome
@@ -34,6 +35,10 @@ def validate(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
 
     outcomes = [Outcome.model_validate(o) for o in state.get("outcomes", [])]
     for outcome in outcomes:
+        if outcome.situation is not None:  # two-stage mode, stage 1: the situation alone
+            outcome.reasons += check_text(spec, "context", outcome.situation)
+            outcome.accepted = not outcome.reasons
+            continue
         if outcome.item is None:
             continue
         outcome.reasons += check_example(spec, outcome.scenario, outcome.item)
@@ -82,14 +87,22 @@ def check_example(spec: Spec, scenario: Scenario, item: GeneratedItem) -> list[s
             f"authenticity_score {item.authenticity_score:g} is outside "
             f"{scenario.authenticity_target}'s range {low:g}-{high:g}"
         )
-    rules = spec.example_rules
     for name in TEXT_FIELDS:
-        text = getattr(item, name).strip()
-        if is_placeholder(text, rules.placeholder_patterns):
-            reasons.append(f"{name} is empty or a placeholder ({text[:30]!r})")
-        elif len(text) < rules.min_text_chars:
-            reasons.append(f"{name} is too short ({len(text)} < {rules.min_text_chars} characters)")
+        reasons += check_text(spec, name, getattr(item, name))
+    if spec.numerical_grounding.enabled:
+        reasons += grounding_problems(spec, scenario, item)
     return reasons
+
+
+def check_text(spec: Spec, name: str, text: str) -> list[str]:
+    """Why a text field fails the spec's rules: empty, a placeholder, or too short."""
+    rules = spec.example_rules
+    text = text.strip()
+    if is_placeholder(text, rules.placeholder_patterns):
+        return [f"{name} is empty or a placeholder ({text[:30]!r})"]
+    if len(text) < rules.min_text_chars:
+        return [f"{name} is too short ({len(text)} < {rules.min_text_chars} characters)"]
+    return []
 
 
 def is_placeholder(text: str, patterns: list[str]) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from spectrumgen.schemas.example import GeneratedItem
 from spectrumgen.schemas.scenario import Scenario
@@ -13,6 +13,23 @@ from spectrumgen.schemas.spec import Spec
 
 SUPPORT_STEP = 0.5
 SCORE_STEP = 0.05
+FULL, SITUATION, RESPONSE = "full", "situation", "response"
+
+
+def stage_of(scenario: Scenario, stages: int) -> str:
+    """Which stage a scenario is at: whole examples, or (two stages) situation then response."""
+    if stages < 2:
+        return FULL
+    return RESPONSE if scenario.situation else SITUATION
+
+
+class SituationItem(BaseModel):
+    """Stage 1 of the two-stage mode: the situation for one scenario."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    scenario_id: str
+    context: str = Field(description="The situation: who asks for what, and why now.")
 
 
 class BatchReply(BaseModel):
@@ -22,7 +39,10 @@ class BatchReply(BaseModel):
 
 
 def batch_json_schema(
-    spec: Spec, scenarios: list[Scenario], text_schema: dict[str, Any] | None = None
+    spec: Spec,
+    scenarios: list[Scenario],
+    text_schema: dict[str, Any] | None = None,
+    stage: str = FULL,
 ) -> dict[str, Any]:
     """The reply's JSON schema for one batch, tightened per scenario for constrained decoding.
 
@@ -32,11 +52,12 @@ def batch_json_schema(
     validation wants; a backend may pass its own `text_schema` (the embedded one asks for words).
     """
     text = text_schema or {"type": "string", "minLength": spec.example_rules.min_text_chars}
-    items = [_item_schema(s, text) for s in scenarios]
+    items = [_item_schema(s, text, stage) for s in scenarios]
+    key = "situations" if stage == SITUATION else "examples"
     return {
         "type": "object",
         "properties": {
-            "examples": {
+            key: {
                 "type": "array",
                 "prefixItems": items,
                 "items": False,
@@ -44,15 +65,22 @@ def batch_json_schema(
                 "maxItems": len(items),
             }
         },
-        "required": ["examples"],
+        "required": [key],
     }
 
 
-def _item_schema(scenario: Scenario, text: dict[str, Any]) -> dict[str, Any]:
-    return {
+def _item_schema(scenario: Scenario, text: dict[str, Any], stage: str) -> dict[str, Any]:
+    scenario_id = {"type": "string", "const": scenario.scenario_id}
+    if stage == SITUATION:
+        return {
+            "type": "object",
+            "properties": {"scenario_id": scenario_id, "context": text},
+            "required": ["scenario_id", "context"],
+        }
+    schema: dict[str, Any] = {
         "type": "object",
         "properties": {
-            "scenario_id": {"type": "string", "const": scenario.scenario_id},
+            "scenario_id": scenario_id,
             "context": text,
             "response": text,
             "reasoning": text,
@@ -67,6 +95,10 @@ def _item_schema(scenario: Scenario, text: dict[str, Any]) -> dict[str, Any]:
         },
         "required": list(GeneratedItem.model_fields),
     }
+    if stage == RESPONSE:  # the situation is given: the model writes the rest
+        del schema["properties"]["context"]
+        schema["required"].remove("context")
+    return schema
 
 
 def steps(low: float, high: float, step: float) -> list[float]:
@@ -82,6 +114,7 @@ class BatchTask(BaseModel):
     wave: int
     scenarios: list[Scenario]
     model: str | None = Field(default=None, description="The routed model; None for the run's.")
+    stage: str = Field(default=FULL, description="full, or situation / response (two stages).")
     spec: str | None = Field(default=None, description="The run's input spec, if it named one.")
     overrides: dict[str, Any] = Field(default_factory=dict, description="The run's overrides.")
 
@@ -114,6 +147,7 @@ class RawReply(BaseModel):
     tokens_estimated: bool = False
     seconds: float = 0.0
     truncated: bool = Field(default=False, description="The reply hit its token limit.")
+    stage: str = FULL
 
 
 class Outcome(BaseModel):
@@ -128,6 +162,8 @@ class Outcome(BaseModel):
     model: str = ""
     backend: str = ""
     judge_score: float | None = None
+    stage: str = FULL
+    situation: str | None = Field(default=None, description="Stage 1's accepted situation.")
 
 
 class RejectedRecord(BaseModel):

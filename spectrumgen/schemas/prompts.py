@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from spectrumgen.grounding import grounding_rule
 from spectrumgen.schemas.scenario import Scenario
 from spectrumgen.schemas.spec import Spec
 
@@ -21,13 +22,24 @@ Rules:
 5. Each example is specific to its scenario; no shared phrasing.
 Reply with JSON only: {{"examples": [{{"scenario_id", "context", "response", "reasoning", "support_provided", "authenticity_score"}}]}}, one item per scenario, ids as given."""
 
+SITUATION_TEMPLATE = """You write situations for training examples about {character}.
+For each scenario write "context": the concrete situation, who asks the character for what and why now, so that the support they need matches "support_needed" (0-10) and the character's state matches "capacity" (0-10). Authenticity targets: {targets}. Complexity types: {types}.
+Each situation is specific to its scenario; no shared phrasing. Do not write the character's response.
+Reply with JSON only: {{"situations": [{{"scenario_id", "context"}}]}}, one item per scenario, ids as given."""
+
+RESPONSE_RULE = """
+The situations are written already ("situation" in each scenario): write "response", "reasoning", "support_provided" and "authenticity_score" for them; leave out "context"."""
+
 USER_TEMPLATE = """Write {count} examples.
 {marker}
 {lines}"""
 
 
-def system_prompt(spec: Spec, scenarios: list[Scenario]) -> str:
-    """The shared rules, naming only the targets and types this batch uses."""
+def system_prompt(spec: Spec, scenarios: list[Scenario], stage: str = "full") -> str:
+    """The shared rules, naming only the targets and types this batch uses.
+
+    Two-stage mode: stage "situation" asks for the situations only; stage "response" gives them.
+    """
     used_targets = {s.authenticity_target for s in scenarios}
     used_types = {s.complexity_type for s in scenarios}
     targets = " | ".join(
@@ -38,13 +50,22 @@ def system_prompt(spec: Spec, scenarios: list[Scenario]) -> str:
     types = " | ".join(
         f"{c.name}: {c.description}" for c in spec.axes.complexity_type if c.name in used_types
     )
-    return SYSTEM_TEMPLATE.format(
+    if stage == "situation":
+        return SITUATION_TEMPLATE.format(
+            character=spec.character.strip(), targets=targets, types=types
+        )
+    prompt = SYSTEM_TEMPLATE.format(
         character=spec.character.strip(),
         maximum=spec.support_rule.maximum,
         offset=spec.support_rule.capacity_offset,
         targets=targets,
         types=types,
     )
+    rule = grounding_rule(spec, {s.capacity_level for s in scenarios})
+    if rule:  # before the reply format line, as rule 6
+        head, _, reply_format = prompt.rpartition("\nReply with JSON only")
+        prompt = f"{head}{rule}\nReply with JSON only{reply_format}"
+    return prompt + RESPONSE_RULE if stage == "response" else prompt
 
 
 def scenario_line(scenario: Scenario) -> str:
@@ -61,6 +82,8 @@ def scenario_line(scenario: Scenario) -> str:
         "type": scenario.complexity_type,
         "attempt": scenario.attempt,
     }
+    if scenario.situation:
+        fields["situation"] = scenario.situation
     if scenario.feedback:
         fields["fix"] = "; ".join(scenario.feedback)
     return json.dumps(fields, ensure_ascii=False)

@@ -31,3 +31,11 @@ class Scenario(Cell):
     feedback: list[str] = Field(
         default_factory=list, description="Why the previous attempt failed, for a repair."
     )
+    situation: str | None = Field(
+        default=None, description="Two-stage mode: the situation stage 1 wrote for stage 2."
+    )
+
+    @property
+    def repairs_so_far(self) -> int:
+        """Attempts before this one that failed (moving on to stage 2 is not a repair)."""
+        return self.attempt - 1 - (1 if self.situation else 0)

@@ -116,6 +116,25 @@ class QualityThresholds(_Strict):
     min_complexity_types: int = Field(default=0, ge=0)
 
 
+class NumericalGrounding(_Strict):
+    """The seed's numerical grounding (pending there): the reasoning must show its numbers.
+
+    With `require_calculation_steps`, the reasoning states the capacity, the ceiling it allows
+    and the gap between what is needed and what is given, and every number it ties to those
+    words matches the example's fields. With `require_qualitative_anchors`, the reasoning or the
+    response names how the character feels with a word from `anchors` for its capacity level.
+    """
+
+    require_calculation_steps: bool = False
+    require_qualitative_anchors: bool = False
+    anchors: dict[str, list[str]] = Field(default_factory=dict)
+
+    @property
+    def enabled(self) -> bool:
+        """True when either check is on."""
+        return self.require_calculation_steps or self.require_qualitative_anchors
+
+
 class ModelRouting(_Strict):
     """The seed's Phase 3 table: which model writes which complexity types, and the judge.
 
@@ -140,6 +159,7 @@ class Spec(_Strict):
     example_rules: ExampleRules = ExampleRules()
     quality_thresholds: QualityThresholds = QualityThresholds()
     model_routing: ModelRouting = ModelRouting()
+    numerical_grounding: NumericalGrounding = NumericalGrounding()
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -162,6 +182,19 @@ class Spec(_Strict):
                 raise ValueError(
                     f"quality_thresholds.max_share.{bucket}: {share} is below the bucket's "
                     f"own frequency {frequency}, so the quota could never be met"
+                )
+        grounding = self.numerical_grounding
+        for level in grounding.anchors:
+            if level not in self.bucket_names("capacity_level"):
+                raise ValueError(f"numerical_grounding.anchors: unknown capacity level {level!r}")
+        if grounding.require_qualitative_anchors:
+            missing = [
+                c for c in self.bucket_names("capacity_level") if not grounding.anchors.get(c)
+            ]
+            if missing:
+                raise ValueError(
+                    f"numerical_grounding.anchors: no words for {', '.join(missing)}, which "
+                    "require_qualitative_anchors needs"
                 )
         for complexity in self.model_routing.by_complexity:
             if complexity not in self.bucket_names("complexity_type"):

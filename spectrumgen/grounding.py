@@ -1,0 +1,68 @@
+"""Numerical grounding checks: the numbers in an example's reasoning match its fields.
+
+Required steps: the capacity X, the ceiling min(maximum, X + offset) and the gap between what is
+needed and what is given (support_needed - support_provided) each appear in the reasoning, and a
+number written right after "capacity", "ceiling" (or "at most") or "gap" equals its field.
+"""
+
+from __future__ import annotations
+
+import re
+
+from spectrumgen.schemas.example import GeneratedItem
+from spectrumgen.schemas.scenario import Scenario
+from spectrumgen.schemas.spec import Spec
+
+NUMBER = r"(\d+(?:\.\d+)?)"
+TOLERANCE = 0.051  # numbers are written to one decimal
+LABELLED = {
+    "capacity": re.compile(rf"\bcapacity\b\D{{0,15}}?{NUMBER}", re.IGNORECASE),
+    "ceiling": re.compile(rf"\b(?:ceiling|at most)\b\D{{0,15}}?{NUMBER}", re.IGNORECASE),
+    "gap": re.compile(rf"\bgap\b\D{{0,15}}?{NUMBER}", re.IGNORECASE),
+}
+
+
+def grounding_problems(spec: Spec, scenario: Scenario, item: GeneratedItem) -> list[str]:
+    """Every way the example's words disagree with its numbers (empty when grounded)."""
+    grounding = spec.numerical_grounding
+    problems: list[str] = []
+    if grounding.require_calculation_steps:
+        expected = {
+            "capacity": scenario.effective_capacity,
+            "ceiling": scenario.support_ceiling,
+            "gap": round(abs(scenario.support_needed - item.support_provided), 1),
+        }
+        numbers = [float(n) for n in re.findall(NUMBER, item.reasoning)]
+        for name, value in expected.items():
+            if not any(abs(n - value) <= TOLERANCE for n in numbers):
+                problems.append(f"reasoning does not state the {name} ({value:g})")
+            for match in LABELLED[name].finditer(item.reasoning):
+                stated = float(match.group(1))
+                if abs(stated - value) > TOLERANCE:
+                    problems.append(f"reasoning says {name} {stated:g}, the fields give {value:g}")
+    if grounding.require_qualitative_anchors:
+        words = grounding.anchors.get(scenario.capacity_level, [])
+        text = f"{item.reasoning} {item.response}".lower()
+        if not any(word.lower() in text for word in words):
+            problems.append(
+                f"no qualitative anchor for {scenario.capacity_level} capacity "
+                f"(one of: {', '.join(words)})"
+            )
+    return problems
+
+
+def grounding_rule(spec: Spec, levels: set[str]) -> str:
+    """The prompt's extra rule when grounding is on (empty when off)."""
+    grounding = spec.numerical_grounding
+    parts = []
+    if grounding.require_calculation_steps:
+        parts.append(
+            '"reasoning" states the calculation with its numbers: "capacity X", "at most C" '
+            '(the ceiling), "needs N", "gives G", "a gap of N-G"'
+        )
+    if grounding.require_qualitative_anchors:
+        anchors = "; ".join(
+            f"{level}: {', '.join(grounding.anchors.get(level, []))}" for level in sorted(levels)
+        )
+        parts.append(f"name how the character feels with one of these words ({anchors})")
+    return ("\n6. " + "; ".join(parts) + ".") if parts else ""
