@@ -93,7 +93,13 @@ def test_studio_sees_every_knob_described_and_small_input_and_output(server: str
     knobs = schemas["context_schema"]["properties"]
     assert set(knobs) == {f.name for f in fields(RunContext)}
     assert all(knob.get("description") for knob in knobs.values())
-    assert set(schemas["input_schema"]["properties"]) == {"target", "run_id", "spec", "overrides"}
+    assert set(schemas["input_schema"]["properties"]) == {
+        "target",
+        "run_id",
+        "spec",
+        "overrides",
+        "focus_cells",
+    }
     assert schemas["input_schema"]["required"] == ["target"]
     assert set(schemas["output_schema"]["properties"]) == {
         "run_id",
