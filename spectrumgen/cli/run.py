@@ -1,8 +1,10 @@
-"""`spectrumgen run`: generate until the target and quotas are met, with a progress bar."""
+"""`spectrumgen run` and `spectrumgen worker`: generate until the target and quotas are met."""
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -79,6 +81,17 @@ def run(
     timeout: Annotated[float, typer.Option(min=1.0, help="Seconds one LLM call may take.")] = 300.0,
     seed: Annotated[int | None, typer.Option(help="Seed for planning and composing.")] = None,
     resume: Annotated[str | None, typer.Option(help="Continue the run with this id.")] = None,
+    join: Annotated[
+        str | None,
+        typer.Option(help="Join this run as one more worker (a shared PostgreSQL ledger)."),
+    ] = None,
+    worker_name: Annotated[
+        str | None,
+        typer.Option(help="With --join: this worker's name (to resume it); default host-pid."),
+    ] = None,
+    lease_seconds: Annotated[
+        int, typer.Option(min=1, help="How long a claim on a cell outlives its worker.")
+    ] = 600,
     fault_rate: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Scripted backend: share of items broken.")
     ] = 0.0,
@@ -90,7 +103,9 @@ def run(
     """Generate until the target and every quota are met, or the call budget is spent."""
     loaded_spec = load_spec(spec)
     routing = ",".join(route) if route else None
-    settings = _run_settings(db, resume, target, backend, model, seed, routing)
+    if join and resume:
+        raise BadInputError("--join and --resume exclude each other")
+    settings = _run_settings(db, resume or join, target, backend, model, seed, routing)
     context = RunContext(
         spec=spec,
         backend=settings["backend"],
@@ -109,6 +124,8 @@ def run(
         fault_rate=fault_rate,
         call_error_rate=call_error_rate,
         request_timeout=timeout,
+        worker=(worker_name or f"{socket.gethostname()}-{os.getpid()}") if join else "",
+        lease_seconds=lease_seconds,
     )
     routes = resolve_routes(loaded_spec, context.routing, context.model)
     choice = choose_backend(context)  # fails fast (exit 4) before anything is written
@@ -116,7 +133,7 @@ def run(
         err.print(f"note: {choice.notice}", markup=False, highlight=False)
     context.backend = choice.name
     ledger = open_ledger(db)
-    run_id = resume or new_run_id()
+    run_id = resume or join or new_run_id()
     ledger.start_run(
         run_id,
         loaded_spec,
@@ -128,6 +145,7 @@ def run(
     )
     if resume:
         write_run_files(ledger, run_id, out_dir)  # files agree with the ledger before appending
+    again = f"--join {run_id} --worker-name {context.worker}" if join else f"--resume {run_id}"
     models = (
         ", ".join(routes.models())
         if choice.name in ("ollama", "openai")
@@ -135,14 +153,17 @@ def run(
     )
     err.print(
         f"run {run_id}: {settings['target']} examples of {loaded_spec.name} with "
-        f"{choice.name} ({models}); resume with --resume {run_id}",
+        f"{choice.name} ({models})"
+        + (f" as worker {context.worker}" if join else "")
+        + f"; resume with {again}",
         markup=False,
         highlight=False,
     )
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     started = time.time()
     try:
-        final = _stream_run(run_id, settings["target"], context, quiet, resume is not None)
+        thread = f"{run_id}/{context.worker}" if join else run_id
+        final = _stream_run(run_id, thread, settings["target"], context, quiet)
     except (KeyboardInterrupt, SpectrumgenError) as error:
         status = "interrupted" if isinstance(error, KeyboardInterrupt) else "stopped"
         ledger.set_status(run_id, status)
@@ -161,7 +182,7 @@ def run(
         )
         write_run_files(ledger, run_id, out_dir, manifest)
         if isinstance(error, KeyboardInterrupt):
-            err.print(f"interrupted; what was accepted is kept. Resume with --resume {run_id}")
+            err.print(f"interrupted; what was accepted is kept. Resume with {again}")
             raise typer.Exit(EXIT_INTERRUPTED) from None
         raise
     _print_summary(final, out_dir)
@@ -223,12 +244,12 @@ def _run_settings(
 
 
 def _stream_run(
-    run_id: str, target: int, context: RunContext, quiet: bool, resume: bool
+    run_id: str, thread: str, target: int, context: RunContext, quiet: bool
 ) -> dict[str, Any]:
     """Run the graph with a checkpointer, feeding the progress bar from its custom events.
 
-    A resumed run whose last checkpoint has steps left continues from there; otherwise the
-    graph starts again on the same thread and plans from the ledger.
+    A thread whose last checkpoint has steps left (a run or worker that was stopped) continues
+    from there; otherwise the graph starts on the thread and plans from the ledger.
     """
     columns = (
         TextColumn("{task.description}"),
@@ -243,8 +264,8 @@ def _stream_run(
         Progress(*columns, console=err, disable=quiet, transient=False) as progress,
     ):
         graph = build_graph().compile(checkpointer=checkpointer)
-        config: RunnableConfig = {"configurable": {"thread_id": run_id}}
-        unfinished = resume and bool(graph.get_state(config).next)
+        config: RunnableConfig = {"configurable": {"thread_id": thread}}
+        unfinished = bool(graph.get_state(config).next)
         payload = None if unfinished else {"target": target, "run_id": run_id}
         task = progress.add_task("accepted", total=target, detail="")
         for mode, chunk in graph.stream(
@@ -285,3 +306,44 @@ def _print_summary(final: dict[str, Any], out_dir: Path) -> None:
     table.add_row("quotas", "met" if not shortfalls else "; ".join(shortfalls[:3]) + more)
     table.add_row("files", str(out_dir))
     out.print(table)
+
+
+@app.command()
+def worker(
+    run_id: Annotated[str, typer.Option("--run", help="The run to work on.")],
+    name: Annotated[
+        str | None, typer.Option(help="This worker's name (to resume it); default host-pid.")
+    ] = None,
+    db: Annotated[str, typer.Option(help="SQLAlchemy URL of the shared ledger.")] = (
+        DEFAULT_DB_URL
+    ),
+    base_url: Annotated[str | None, typer.Option(help="This worker's LLM server URL.")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the dataset files.")] = Path(
+        "spectrumgen-out"
+    ),
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Batches in parallel.")] = 4,
+    batch_size: Annotated[int, typer.Option(min=1, max=50, help="Scenarios per LLM call.")] = 5,
+    max_calls: Annotated[int | None, typer.Option(min=1, help="This worker's call budget.")] = None,
+    fault_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Scripted backend: share of items broken.")
+    ] = 0.0,
+    lease_seconds: Annotated[
+        int, typer.Option(min=1, help="How long a claim on a cell outlives its worker.")
+    ] = 600,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """One more worker on an existing run (same as `run --join RUN_ID`): it claims cells in the
+    shared ledger, so workers on several machines reach exactly the run's target together."""
+    run(
+        db=db,
+        join=run_id,
+        worker_name=name,
+        base_url=base_url,
+        out_dir=out_dir,
+        concurrency=concurrency,
+        batch_size=batch_size,
+        max_calls=max_calls,
+        fault_rate=fault_rate,
+        lease_seconds=lease_seconds,
+        quiet=quiet,
+    )

@@ -86,6 +86,17 @@ class RunContext:
         default=0.0,
         metadata={"description": "Scripted backend only: share of calls it fails on purpose."},
     )
+    worker: str = field(
+        default="",
+        metadata={
+            "description": "This worker's name when several share a run (`spectrumgen worker`); "
+            "empty for the run's own process."
+        },
+    )
+    lease_seconds: int = field(
+        default=600,
+        metadata={"description": "How long a worker's claim on a cell lasts without renewal."},
+    )
     review: bool = field(
         default=False,
         metadata={

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     cast,
     create_engine,
+    delete,
     event,
     func,
     inspect,
@@ -33,6 +34,7 @@ from spectrumgen.ledger.tables import (
     JUDGE_SUFFIX,
     Base,
     Batch,
+    Claim,
     Example,
     ParameterCoverage,
     Rejection,
@@ -286,9 +288,15 @@ class Ledger:
         outcomes: Sequence[Outcome],
         records: Iterable[ExampleRecord],
         judge: JudgeCall | None = None,
+        release: Iterable[str] = (),
+        quota: Mapping[str, Mapping[str, int]] | None = None,
+        target: int | None = None,
     ) -> list[ExampleRecord] | None:
         """Write a batch, its accepted examples, its rejections and the coverage, atomically
-        (and the judge's call for it, when there was one).
+        (and the judge's call for it, when there was one), releasing the claims on `release`.
+
+        With `quota` and `target`, the run's row is locked and the run's counts read again
+        first: an example another worker's batch made surplus is recorded as a rejection.
 
         Returns:
             The examples that were new to the ledger, or None when the batch was already
@@ -296,8 +304,17 @@ class Ledger:
         """
         try:
             with self.sessions.begin() as session:
+                if quota is not None and target is not None:  # one recorder at a time per run
+                    session.execute(select(Run).where(Run.run_id == run_id).with_for_update())
                 if session.get(Batch, (run_id, reply.batch_id)) is not None:
                     return None
+                records = list(records)
+                if quota is not None and target is not None:
+                    records, surplus = self._still_needed(session, run_id, records, quota, target)
+                    outcomes = [
+                        _as_surplus(o) if o.scenario.scenario_id in surplus else o for o in outcomes
+                    ]
+                    release = {*release, *surplus}
                 accepted = [o for o in outcomes if o.accepted]
                 session.add(
                     Batch(
@@ -333,8 +350,13 @@ class Ledger:
                             seconds=judge.seconds,
                         )
                     )
-                inserted = self._insert_examples(session, list(records), reply.batch_id)
+                inserted = self._insert_examples(session, records, reply.batch_id)
                 self._count_coverage(session, spec_name, inserted)
+                released = list(release)
+                if released:
+                    session.execute(
+                        delete(Claim).where(Claim.run_id == run_id, Claim.scenario_id.in_(released))
+                    )
                 rejections = [_rejection_row(run_id, o) for o in outcomes if not o.accepted]
                 if rejections:
                     statement = _dialect_insert(session, Rejection.__table__)
@@ -343,6 +365,33 @@ class Ledger:
         except IntegrityError:
             # Another worker or an earlier replay recorded this batch first.
             return None
+
+    def _still_needed(
+        self,
+        session: Session,
+        run_id: str,
+        records: list[ExampleRecord],
+        quota: Mapping[str, Mapping[str, int]],
+        target: int,
+    ) -> tuple[list[ExampleRecord], set[str]]:
+        """Split records into those the run still needs and the surplus (by scenario id)."""
+        rows = session.execute(
+            select(
+                Example.capacity_level, Example.authenticity_target, Example.complexity_type
+            ).where(Example.run_id == run_id)
+        ).all()
+        counts = {axis: Counter(row[i] for row in rows) for i, axis in enumerate(AXIS_NAMES)}
+        total, kept, surplus = len(rows), [], set()
+        for record in records:
+            buckets = [(axis, getattr(record, axis)) for axis in AXIS_NAMES]
+            if total < target and all(counts[a][b] < quota[a].get(b, 0) for a, b in buckets):
+                kept.append(record)
+                total += 1
+                for axis, bucket in buckets:
+                    counts[axis][bucket] += 1
+            else:
+                surplus.add(record.scenario_id)
+        return kept, surplus
 
     def _insert_examples(
         self, session: Session, records: list[ExampleRecord], batch_id: str
@@ -407,6 +456,15 @@ def _dialect_insert(session: Session, table: Any) -> Any:
     if name == "postgresql":
         return postgresql.insert(table)
     raise BadInputError(f"ledger dialect {name!r} is not supported; use SQLite or PostgreSQL")
+
+
+SURPLUS_REASON = "quota already met by another batch of the run (recorded meanwhile)"
+
+
+def _as_surplus(outcome: Outcome) -> Outcome:
+    return outcome.model_copy(
+        update={"accepted": False, "retryable": False, "reasons": [SURPLUS_REASON]}
+    )
 
 
 def _rejection_row(run_id: str, outcome: Outcome) -> dict[str, Any]:

@@ -138,3 +138,18 @@ class Rejection(Base):
     model: Mapped[str] = mapped_column(String(128))
     backend: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class Claim(Base):
+    """A scenario a worker is generating: it counts against the run's quotas until its example
+    is recorded, it is given up, or its lease runs out (its worker died)."""
+
+    __tablename__ = "claims"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id"), primary_key=True)
+    scenario_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    worker: Mapped[str] = mapped_column(String(128), index=True)
+    capacity_level: Mapped[str] = mapped_column(String(64))
+    authenticity_target: Mapped[str] = mapped_column(String(64))
+    complexity_type: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

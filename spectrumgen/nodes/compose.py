@@ -17,6 +17,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from spectrumgen.graph.state import GenerationState
+from spectrumgen.ledger.claims import scenario_id
 from spectrumgen.nodes.common import node_parts
 from spectrumgen.schemas.batch import BatchTask, stage_of
 from spectrumgen.schemas.scenario import Cell, Scenario
@@ -27,14 +28,16 @@ def compose(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     """Make scenarios for the planned cells and split the wave into batches of `batch_size`."""
     parts = node_parts(runtime, state)
     run_id, wave = state["run_id"], int(state["wave"])
-    cells = [Cell.model_validate(c) for c in state.get("planned_cells", [])]
-    sequence = parts.ledger.reserve_scenario_ids(run_id, len(cells)) if cells else []
+    planned = state.get("planned_cells", [])  # claimed cells, each with its sequence number
     seed = parts.context.seed
     fresh = [
         compose_scenario(
-            parts.spec, cell, f"s{number:05d}", random.Random(f"{seed}|{run_id}|{number}")
+            parts.spec,
+            Cell.model_validate(cell),
+            scenario_id(cell["number"]),
+            random.Random(f"{seed}|{run_id}|{cell['number']}"),
         )
-        for cell, number in zip(cells, sequence, strict=True)
+        for cell in planned
     ]
     repairs = [Scenario.model_validate(s) for s in state.get("wave_repairs", [])]
     size = max(1, parts.context.batch_size)

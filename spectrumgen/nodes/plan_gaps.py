@@ -1,10 +1,13 @@
 """plan_gaps: decide which cells the next wave of batches must fill.
 
 Every bucket of every axis has a quota for the run (see `spectrumgen.quotas`); what the run has
-accepted, plus what waits for repair, is subtracted to give what is still needed. Cells are then
-picked one at a time among those whose three buckets are all still needed: the cell with the
-fewest examples in the ledger across all runs first (so gaps fill before anything repeats), then
-the cell whose buckets need the most, then a seeded coin. Scenarios waiting for repair go first.
+accepted, plus every live claim (this worker's scenarios waiting for repair, and the cells other
+workers are generating), is subtracted to give what is still needed. The chosen cells are then
+claimed under a lock on the run (`spectrumgen.ledger.claims`); only those granted are planned.
+Cells are picked one at a time among those whose three buckets are all still needed: the cell
+with the fewest examples in the ledger across all runs first (so gaps fill before anything
+repeats), then the cell whose buckets need the most, then a seeded coin. Scenarios waiting for
+repair go first.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from langgraph.runtime import Runtime
 
 from spectrumgen.errors import BadInputError
 from spectrumgen.graph.state import GenerationState
+from spectrumgen.ledger.claims import claim_cells, keep_only, live_claims
 from spectrumgen.nodes.common import node_parts
 from spectrumgen.quotas import allocate, bucket_counts
 from spectrumgen.schemas.scenario import Cell, Scenario
@@ -40,37 +44,55 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         run_id, spec, target, context.seed, context.backend, context.model, context.routing
     )
 
-    accepted = ledger.accepted_rows(run_id)
-    stats = ledger.run_stats(run_id)
-    calls_used, tokens_used = stats.llm_calls, stats.prompt_tokens + stats.completion_tokens
-    calls_per_batch = context.calls_per_batch(judged=parts.routes.judge is not None)
-    budget = context.call_budget(target, calls_per_batch)
-    repair_queue = [Scenario.model_validate(s) for s in state.get("repair_queue", [])]
-    remaining = target - len(accepted)
-    slots = max(
-        0,
-        min(
-            remaining,
-            (budget - calls_used) // calls_per_batch * context.batch_size,
-            context.concurrency * context.batch_size,
-        ),
-    )
-    if context.max_tokens is not None and tokens_used >= context.max_tokens:
-        slots = 0  # checked before each wave: a wave already asked for finishes
+    worker = context.worker or run_id
+    deadline = time.monotonic() + context.lease_seconds + 5
+    while True:
+        accepted = ledger.accepted_rows(run_id)
+        stats = ledger.run_stats(run_id)
+        calls_used, tokens_used = stats.llm_calls, stats.prompt_tokens + stats.completion_tokens
+        calls_per_batch = context.calls_per_batch(judged=parts.routes.judge is not None)
+        budget = context.call_budget(target, calls_per_batch)
+        repair_queue = [Scenario.model_validate(s) for s in state.get("repair_queue", [])]
+        remaining = target - len(accepted)
+        slots = max(
+            0,
+            min(
+                remaining,
+                (budget - calls_used) // calls_per_batch * context.batch_size,
+                context.concurrency * context.batch_size,
+            ),
+        )
+        if context.max_tokens is not None and tokens_used >= context.max_tokens:
+            slots = 0  # checked before each wave: a wave already asked for finishes
 
-    wave_repairs, waiting = repair_queue[:slots], repair_queue[slots:]
-    in_flight = bucket_counts(spec, [*accepted, *(r.model_dump() for r in repair_queue)])
-    need = still_needed(allocate(spec, target), in_flight)
-    new_count = max(0, min(slots - len(wave_repairs), remaining - len(repair_queue)))
-    wave = int(state.get("wave", 0)) + 1
-    rng = random.Random(f"{context.seed}|{run_id}|plan|{wave}")
-    asked = [*state.get("replan_cells", []), *state.get("focus_cells", [])]
-    preferred = [Cell.model_validate(c) for c in asked]
-    coverage = ledger.coverage_counts(spec.name)
-    for waiting_scenario in repair_queue:  # cells in flight count as covered, so none is doubled
-        key = waiting_scenario.key()
-        coverage[key] = coverage.get(key, 0) + 1
-    cells = choose_cells(need, coverage, new_count, preferred, rng)
+        wave_repairs, waiting = repair_queue[:slots], repair_queue[slots:]
+        keep_only(
+            ledger, run_id, worker, [s.scenario_id for s in repair_queue], context.lease_seconds
+        )
+        claims = live_claims(ledger, run_id)  # this worker's repairs and every other worker's cells
+        quota = allocate(spec, target)
+        need = still_needed(quota, bucket_counts(spec, [*accepted, *claims]))
+        new_count = max(0, min(slots - len(wave_repairs), remaining - len(claims)))
+        wave = int(state.get("wave", 0)) + 1
+        rng = random.Random(f"{context.seed}|{run_id}|plan|{wave}")
+        asked = [*state.get("replan_cells", []), *state.get("focus_cells", [])]
+        preferred = [Cell.model_validate(c) for c in asked]
+        coverage = ledger.coverage_counts(spec.name)
+        for claim in claims:  # cells in flight count as covered, so none is doubled
+            key = (claim["capacity_level"], claim["authenticity_target"], claim["complexity_type"])
+            coverage[key] = coverage.get(key, 0) + 1
+        chosen = choose_cells(need, coverage, new_count, preferred, rng)
+        granted = claim_cells(ledger, run_id, worker, chosen, quota, target, context.lease_seconds)
+        cells = [cell for cell, _ in granted]
+        others = [c for c in claims if c["worker"] != worker]
+        if cells or wave_repairs or remaining <= 0 or slots == 0 or not others:
+            break
+        if time.monotonic() > deadline:
+            break
+        # Everything left is claimed by other workers: wait until they record it, or until the
+        # claims of a worker that died expire, then plan again.
+        parts.emit({"event": "waiting_for_workers", "claimed_by_others": len(others)})
+        time.sleep(min(2.0, context.lease_seconds / 5))
 
     parts.emit(
         {
@@ -92,7 +114,7 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         "target": target,
         "started_at": state.get("started_at") or time.time(),
         "wave": wave,
-        "planned_cells": [c.model_dump() for c in cells],
+        "planned_cells": [{**cell.model_dump(), "number": n} for cell, n in granted],
         "wave_repairs": [r.model_dump() for r in wave_repairs],
         "repair_queue": [r.model_dump() for r in waiting],
         "replan_cells": [],

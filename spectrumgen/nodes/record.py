@@ -1,7 +1,9 @@
 """record: write each batch's accepted examples and rejected attempts, one transaction per batch.
 
 The ledger is written first; the dataset files get the batch appended only once its transaction
-committed. Then the run's standing against its quotas is read back from the ledger.
+committed (a worker joining a shared run writes its files at the end only). Claims on scenarios
+that are done, or given up, are released in the same transaction. Then the run's standing
+against its quotas is read back from the ledger.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from langgraph.runtime import Runtime
 
 from spectrumgen.dataset import EXAMPLES_FILE, REJECTED_FILE, append_lines
 from spectrumgen.graph.state import GenerationState
-from spectrumgen.nodes.common import node_parts
-from spectrumgen.quotas import evaluate
+from spectrumgen.nodes.common import NodeParts, node_parts
+from spectrumgen.quotas import allocate, evaluate
 from spectrumgen.schemas.batch import JudgeCall, Outcome, RawReply, RejectedRecord
 from spectrumgen.schemas.example import ExampleRecord
 
@@ -34,6 +36,7 @@ def record(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         for call in (JudgeCall.model_validate(c) for c in state.get("judge_calls") or [])
     }
     out_dir = Path(parts.context.out_dir) if parts.context.out_dir else None
+    quota = allocate(spec, int(state["target"]))
     for raw in state.get("replies", []):
         reply = RawReply.model_validate(raw)
         outcomes = by_batch[reply.batch_id]
@@ -50,9 +53,17 @@ def record(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
             if o.accepted and o.item is not None
         ]
         written = ledger.record_batch(
-            run_id, spec.name, reply, outcomes, records, judge_calls.get(reply.batch_id)
+            run_id,
+            spec.name,
+            reply,
+            outcomes,
+            records,
+            judge_calls.get(reply.batch_id),
+            release=[o.scenario.scenario_id for o in outcomes if not _still_claimed(o, parts)],
+            quota=quota,
+            target=int(state["target"]),
         )
-        if written is not None and out_dir is not None:
+        if written is not None and out_dir is not None and not parts.context.worker:
             append_lines(out_dir / EXAMPLES_FILE, (r.model_dump() for r in written))
             rejected = [RejectedRecord.from_outcome(run_id, o) for o in outcomes if not o.accepted]
             append_lines(out_dir / REJECTED_FILE, (r.model_dump() for r in rejected))
@@ -76,3 +87,10 @@ def record(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         }
     )
     return {"quota": report.model_dump(), "llm_calls": calls, "tokens_used": tokens}
+
+
+def _still_claimed(outcome: Outcome, parts: NodeParts) -> bool:
+    """True while the scenario goes on: to stage 2, or to another repair."""
+    if outcome.accepted:
+        return outcome.situation is not None
+    return outcome.retryable and outcome.scenario.repairs_so_far < parts.context.max_repairs
