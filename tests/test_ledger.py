@@ -6,8 +6,11 @@ import pytest
 
 from spectrumgen.errors import BadInputError
 from spectrumgen.ledger import Ledger
+from spectrumgen.ledger.claims import claim_cells, keep_only, live_claims
+from spectrumgen.quotas import allocate
 from spectrumgen.schemas.batch import Outcome, RawReply
 from spectrumgen.schemas.example import ExampleRecord, GeneratedItem
+from spectrumgen.schemas.scenario import Cell
 from spectrumgen.schemas.spec import Spec
 from tests.helpers import make_scenarios, valid_item
 
@@ -89,10 +92,20 @@ def test_coverage_accumulates_across_runs_of_a_spec(ledger: Ledger, spec: Spec) 
     assert sorted(counts.values()) == [2, 2]
 
 
-def test_scenario_ids_are_never_handed_out_twice(ledger: Ledger) -> None:
-    first = ledger.reserve_scenario_ids("r1", 5)
-    second = ledger.reserve_scenario_ids("r1", 3)
-    assert first == [0, 1, 2, 3, 4] and second == [5, 6, 7]
+def test_claims_hand_out_each_scenario_id_once_and_never_past_a_quota(
+    ledger: Ledger, spec: Spec
+) -> None:
+    cell = Cell(capacity_level="crisis", authenticity_target="failed", complexity_type="baseline")
+    quota = allocate(spec, 64)
+    first = claim_cells(ledger, "r1", "w1", [cell] * 5, quota, 64, 60)
+    second = claim_cells(ledger, "r1", "w2", [cell] * 8, quota, 64, 60)
+    numbers = [n for _, n in first + second]
+    assert numbers == list(range(len(numbers)))  # unique, in order, across workers
+    fullest = min(quota[axis][bucket] for axis, bucket in zip(quota, cell.key(), strict=True))
+    assert len(numbers) == fullest == 8  # baseline holds 8 of 64: 13 asked, 8 granted
+    assert len(live_claims(ledger, "r1")) == len(numbers)
+    keep_only(ledger, "r1", "w1", [], 60)  # w1 lost its work: its claims go
+    assert {c["worker"] for c in live_claims(ledger, "r1")} == {"w2"}
 
 
 def test_a_run_refuses_a_changed_spec_or_target(ledger: Ledger, spec: Spec) -> None:

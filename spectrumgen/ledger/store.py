@@ -145,16 +145,6 @@ class Ledger:
                 update(Run).where(Run.run_id == run_id).values(status=status, updated_at=utc_now())
             )
 
-    def reserve_scenario_ids(self, run_id: str, count: int) -> list[int]:
-        """Take `count` scenario sequence numbers of the run that nobody else will get."""
-        with self.sessions.begin() as session:
-            run = session.execute(
-                select(Run).where(Run.run_id == run_id).with_for_update()
-            ).scalar_one()
-            first = run.next_scenario_seq
-            run.next_scenario_seq = first + count
-            return list(range(first, first + count))
-
     # --- reads for planning and validation --------------------------------------------------
 
     def coverage_counts(self, spec_name: str) -> dict[CellKey, int]:
