@@ -33,6 +33,8 @@ class Behaviour:
     wrap: bool = False  # think tags and code fences around the JSON
     delay_seconds: float = 0.0
     report_usage: bool = True
+    down: bool = False  # drop every connection unanswered, as a server that went away
+    down_after: int | None = None  # go down after this many chat requests
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -103,6 +105,11 @@ class OllamaHandler(_Handler):
             return
         with self.behaviour.lock:
             self.behaviour.requests.append(body)
+            if self.behaviour.down_after is not None:
+                self.behaviour.down = len(self.behaviour.requests) > self.behaviour.down_after
+        if self.behaviour.down:
+            self.close_connection = True  # no status line: the client sees a dropped connection
+            return
         if self.behaviour.delay_seconds:
             time.sleep(self.behaviour.delay_seconds)
         if body.get("model") not in self.behaviour.models:

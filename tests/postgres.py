@@ -12,8 +12,15 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+RESTARTS: dict[str, Callable[[], None]] = {}  # url -> restart that server (fast shutdown)
+
+
+def restart_postgres(url: str) -> None:
+    """Restart the throwaway server behind `url`: every open connection is dropped."""
+    RESTARTS[url]()
 
 
 def _free_port() -> int:
@@ -72,7 +79,19 @@ def temporary_postgres() -> Iterator[str]:
             "postgres",
             "spectrumgen",
         )
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/spectrumgen"
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/spectrumgen"
+        RESTARTS[url] = lambda: run(
+            f"{bin_dir}/pg_ctl",
+            "-D",
+            data,
+            "-w",
+            "-m",
+            "fast",
+            "restart",
+            "-l",
+            os.path.join(folder, "log"),
+        )
+        yield url
     finally:
         subprocess.run(
             [*as_user, f"{bin_dir}/pg_ctl", "-D", data, "-m", "immediate", "stop"],

@@ -10,11 +10,13 @@ from __future__ import annotations
 import sys
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from spectrumgen.cli import reports, run  # noqa: F401  (each module registers its commands)
 from spectrumgen.cli.common import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, app, err
 from spectrumgen.errors import SpectrumgenError
 
+EXIT_LEDGER = 1
 # Typer raises click-style usage errors (its own copy of click in newer releases); BadParameter
 # derives from UsageError in every release, so the class is found from there.
 UsageError: type[Exception] = next(
@@ -38,4 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     except SpectrumgenError as error:
         err.print(f"spectrumgen: error: {error}", markup=False, highlight=False, soft_wrap=True)
         return error.exit_code
+    except SQLAlchemyError as error:  # the ledger went away for longer than the retries
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        err.print(
+            f"spectrumgen: error: the ledger stopped answering ({reason}); what was recorded is "
+            "kept: resume the run with --resume once it is back",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        return EXIT_LEDGER
     return int(result or 0) if isinstance(result, int) else EXIT_OK

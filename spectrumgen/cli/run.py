@@ -23,7 +23,7 @@ from spectrumgen.cli.common import (
 )
 from spectrumgen.dataset import write_run_files
 from spectrumgen.errors import BadInputError, SpectrumgenError
-from spectrumgen.graph.builder import build_graph
+from spectrumgen.graph.builder import build_graph, ledger_connection_lost
 from spectrumgen.graph.checkpointer import open_checkpointer
 from spectrumgen.graph.context import DEFAULT_DB_URL, DEFAULT_MODEL, RunContext
 from spectrumgen.ledger import open_ledger
@@ -265,23 +265,52 @@ def _stream_run(
     ):
         graph = build_graph().compile(checkpointer=checkpointer)
         config: RunnableConfig = {"configurable": {"thread_id": thread}}
-        unfinished = bool(graph.get_state(config).next)
-        payload = None if unfinished else {"target": target, "run_id": run_id}
         task = progress.add_task("accepted", total=target, detail="")
-        for mode, chunk in graph.stream(
-            payload, config, context=context, stream_mode=["custom", "values"]
-        ):
-            if mode == "values" and isinstance(chunk, dict):
-                final = chunk
-            elif isinstance(chunk, dict) and chunk.get("event") == "recorded":
-                calls = f"{chunk['llm_calls']}/{chunk['call_budget']} calls"
-                tokens = f"{chunk['tokens']:,} tokens" + ("~" if chunk["tokens_estimated"] else "")
-                progress.update(
-                    task,
-                    completed=chunk["accepted"],
-                    detail=f"wave {chunk['wave']}, {calls}, {tokens}",
+        for attempt in range(1, STORE_RETRIES + 1):
+            try:
+                unfinished = bool(graph.get_state(config).next)
+                payload = None if unfinished else {"target": target, "run_id": run_id}
+                for mode, chunk in graph.stream(
+                    payload, config, context=context, stream_mode=["custom", "values"]
+                ):
+                    if mode == "values" and isinstance(chunk, dict):
+                        final = chunk
+                    elif isinstance(chunk, dict) and chunk.get("event") == "recorded":
+                        _show_progress(progress, task, chunk)
+                break
+            except Exception as error:  # a dropped database connection: go on from the checkpoint
+                if attempt == STORE_RETRIES or not _connection_lost(error):
+                    raise
+                err.print(
+                    f"lost the database connection ({type(error).__name__}); continuing from the "
+                    "last checkpoint",
+                    markup=False,
+                    highlight=False,
                 )
+                time.sleep(min(8.0, 0.5 * 2**attempt))
     return final
+
+
+STORE_RETRIES = 5
+
+
+def _connection_lost(error: Exception) -> bool:
+    """A dropped ledger or checkpoint connection (psycopg's or SQLAlchemy's)."""
+    if ledger_connection_lost(error):
+        return True
+    try:
+        import psycopg
+    except ImportError:
+        return False
+    return isinstance(error, psycopg.OperationalError)
+
+
+def _show_progress(progress: Progress, task: Any, chunk: dict[str, Any]) -> None:
+    calls = f"{chunk['llm_calls']}/{chunk['call_budget']} calls"
+    tokens = f"{chunk['tokens']:,} tokens" + ("~" if chunk["tokens_estimated"] else "")
+    progress.update(
+        task, completed=chunk["accepted"], detail=f"wave {chunk['wave']}, {calls}, {tokens}"
+    )
 
 
 def _print_summary(final: dict[str, Any], out_dir: Path) -> None:

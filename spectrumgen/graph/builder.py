@@ -3,7 +3,9 @@
 budget is spent.
 
 generate and judge retry transport failures with backoff (LangGraph `RetryPolicy`); nothing else
-is retried there: a bad reply is repaired item by item, a missing model stops the run.
+is retried there: a bad reply is repaired item by item, a missing model stops the run. The nodes
+that write the ledger retry a lost database connection (a PostgreSQL restart): their writes are
+idempotent, so a retried node never records twice.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from langchain_core.language_models.chat_models import BaseChatModel
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import RetryPolicy
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from spectrumgen.errors import TransientBackendError
 from spectrumgen.graph.context import RunContext
@@ -30,6 +33,26 @@ from spectrumgen.nodes.review import review
 from spectrumgen.nodes.validate import validate
 from spectrumgen.schemas.batch import BatchTask
 
+TRANSIENT_DB_WORDS = ("connection", "terminat", "closed", "shutting down", "restart", "locked")
+
+
+def ledger_connection_lost(error: Exception) -> bool:
+    """True for a database error a retry can cure: a dropped connection (a server restart), or a
+    busy SQLite file; not a missing table or a bad query."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    message = str(getattr(error, "orig", error)).lower()
+    return isinstance(error, OperationalError) and any(w in message for w in TRANSIENT_DB_WORDS)
+
+
+LEDGER_RETRY = RetryPolicy(
+    initial_interval=0.5,
+    backoff_factor=2.0,
+    max_interval=8.0,
+    max_attempts=6,
+    jitter=True,
+    retry_on=ledger_connection_lost,
+)
 TRANSPORT_RETRY = RetryPolicy(
     initial_interval=0.5,
     backoff_factor=2.0,
@@ -55,18 +78,18 @@ def build_graph(
         input_schema=GenerationInput,
         output_schema=GenerationOutput,
     )
-    graph.add_node("plan_gaps", plan_gaps)
+    graph.add_node("plan_gaps", plan_gaps, retry_policy=LEDGER_RETRY)
     graph.add_node("compose", compose)
     graph.add_node(
         "generate", make_generate(chat_model), input_schema=BatchTask, retry_policy=retry_policy
     )
     graph.add_node("parse", parse)
-    graph.add_node("validate", validate)
+    graph.add_node("validate", validate, retry_policy=LEDGER_RETRY)
     graph.add_node("judge", judge, retry_policy=retry_policy)
     graph.add_node("review", review)
     graph.add_node("repair", repair)
-    graph.add_node("record", record)
-    graph.add_node("finish", finish)
+    graph.add_node("record", record, retry_policy=LEDGER_RETRY)
+    graph.add_node("finish", finish, retry_policy=LEDGER_RETRY)
 
     graph.add_edge(START, "plan_gaps")
     graph.add_conditional_edges("plan_gaps", after_planning)

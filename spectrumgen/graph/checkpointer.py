@@ -46,12 +46,23 @@ def open_checkpointer(db_url: str) -> Iterator[BaseCheckpointSaver[str]]:
     elif url.get_backend_name() == "postgresql":
         try:
             from langgraph.checkpoint.postgres import PostgresSaver
+            from psycopg.rows import dict_row
+            from psycopg_pool import ConnectionPool
         except ImportError:
             raise BadInputError(
                 'a PostgreSQL ledger needs the postgres extra: pip install -e ".[postgres]"'
             ) from None
         conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        with PostgresSaver.from_conn_string(conninfo) as saver:
+        # A pool that checks each connection before use, so a server restart costs one failed
+        # write (the run goes on from its last checkpoint) rather than every write after it.
+        with ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=4,
+            kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+            check=ConnectionPool.check_connection,
+        ) as pool:
+            saver = PostgresSaver(pool)  # type: ignore[arg-type]
             saver.setup()
             yield saver
     else:

@@ -1,0 +1,110 @@
+"""Faults survived: the LLM server going away and coming back, PostgreSQL restarted mid-run.
+
+After each: exit codes as documented, exactly the target, every example once, the files equal
+to the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from spectrumgen.ledger import open_ledger
+from tests.llm_servers import Behaviour, OllamaHandler, serve
+from tests.postgres import postgres_bin, restart_postgres, temporary_postgres
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "spectrumgen", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def assert_exact(db_url: str, out: Path, target: int) -> None:
+    rows = [json.loads(line) for line in (out / "examples.jsonl").open()]
+    ids = [r["id"] for r in rows]
+    assert len(ids) == target == len(set(ids))
+    [run_id] = {r["run_id"] for r in rows}
+    ledger_ids = sorted(e["id"] for e in open_ledger(db_url).examples(run_id))
+    assert ledger_ids == sorted(ids)
+
+
+def test_the_llm_server_going_away_stops_the_run_and_resume_finishes_it(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    behaviour = Behaviour(down_after=4)
+    with serve(OllamaHandler, behaviour) as (url, _):
+        args = ["--backend", "ollama", "--base-url", url, "--db", db, "--out", "out", "--quiet"]
+        stopped = cli("run", "--target", "30", "--concurrency", "1", *args, cwd=tmp_path)
+        assert stopped.returncode == 4, stopped.stderr
+        last = stopped.stderr.strip().splitlines()[-1]
+        assert url in last and "--resume" in last
+        manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+        assert manifest["status"] == "stopped" and 0 < manifest["counts"]["accepted"] < 30
+        behaviour.down_after, behaviour.down = None, False  # the server is back
+        resumed = cli("run", "--resume", manifest["run_id"], *args, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert_exact(db, tmp_path / "out", 30)
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    if postgres_bin() is None:
+        pytest.skip("no PostgreSQL server binaries (apt-get install postgresql)")
+    with temporary_postgres() as url:
+        yield url
+
+
+@pytest.mark.postgres
+def test_a_postgres_restart_mid_run_is_ridden_out(postgres_url: str, tmp_path: Path) -> None:
+    target = 300
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "spectrumgen",
+            "run",
+            "--backend",
+            "scripted",
+            "--target",
+            str(target),
+            "--concurrency",
+            "1",
+            "--db",
+            postgres_url,
+            "--out",
+            "out",
+            "--quiet",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    run_id = process.stderr.readline().split()[1].rstrip(":")
+    engine = create_engine(postgres_url, pool_pre_ping=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            done = connection.execute(
+                text("select count(*) from examples where run_id = :r"), {"r": run_id}
+            ).scalar_one()
+        if done >= target // 4:
+            break
+        time.sleep(0.05)
+    engine.dispose()
+    restart_postgres(postgres_url)  # drops the run's connections mid-run
+    assert process.wait(timeout=240) == 0, process.stderr.read()
+    assert_exact(postgres_url, tmp_path / "out", target)
