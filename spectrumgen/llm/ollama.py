@@ -8,10 +8,12 @@ makes Ollama reload the model) and `num_predict` is sized to each batch.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from langchain_ollama import ChatOllama
+
+if TYPE_CHECKING:
+    from langchain_ollama import ChatOllama
 
 from spectrumgen.errors import BackendUnavailableError, TransientBackendError
 from spectrumgen.graph.context import DEFAULT_OLLAMA_URL
@@ -67,7 +69,9 @@ def context_window(batch_size: int) -> int:
 
 
 def make_chat_ollama(url: str, model: str, batch_size: int, timeout: float) -> ChatOllama:
-    """A ChatOllama for one model of the run."""
+    """A ChatOllama for one model of the run (imported here: it is slow to import)."""
+    from langchain_ollama import ChatOllama
+
     return ChatOllama(
         model=model,
         base_url=url,

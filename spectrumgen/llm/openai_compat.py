@@ -7,10 +7,12 @@ The key comes from OPENAI_API_KEY; local servers accept any.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from langchain_openai import ChatOpenAI
+
+if TYPE_CHECKING:
+    from langchain_openai import ChatOpenAI
 
 from spectrumgen.errors import BackendUnavailableError, TransientBackendError
 
@@ -57,6 +59,8 @@ def check_openai(url: str, models: list[str]) -> None:
 
 def make_chat_openai(url: str, model: str, timeout: float) -> ChatOpenAI:
     """A ChatOpenAI for one model; retries are the graph's (RetryPolicy), not the client's."""
+    from langchain_openai import ChatOpenAI  # slow to import: only when used
+
     return ChatOpenAI(
         model=model,
         base_url=url,

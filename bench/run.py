@@ -1,0 +1,405 @@
+"""spectrumgen's benchmarks: one command, one table, every ratio measured side by side in one run.
+
+    python bench/run.py [--quick] [--no-embedded] [--no-postgres] [--out bench/results/latest.md]
+
+Sections (see the README's "Scaling out" for what each limit means):
+  A. LLM calls and tokens per accepted example: spectrumgen, the seed's old approach (one example
+     per call, no repair) and whole-batch retry (a batch with any bad item is asked again whole),
+     at per-item fault rates 0, 10 and 30%, with the scripted model (tokens counted from text).
+  B. Orchestration overhead per accepted example with an instant model, and its share of wall
+     time when each call takes a realistic time.
+  C. Throughput against a model server that answers after a fixed delay and serves N requests at
+     once, for concurrency 1-16 (the limit: linear up to N, flat after).
+  D. Embedded model: share of wall time spent inside the model's own decoding (the limit: 100%).
+  E. Planning one wave in a spec with 100,000 cells.
+  F. Four workers against one PostgreSQL against one worker, on a server with a fixed delay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from spectrumgen.compare import run_old_approach  # noqa: E402
+from spectrumgen.graph.builder import build_graph  # noqa: E402
+from spectrumgen.graph.context import RunContext  # noqa: E402
+from spectrumgen.llm import backend_for, call_batch  # noqa: E402
+from spectrumgen.nodes.compose import compose_scenario  # noqa: E402
+from spectrumgen.nodes.parse import parse_reply  # noqa: E402
+from spectrumgen.nodes.plan_gaps import choose_cells  # noqa: E402
+from spectrumgen.nodes.validate import check_example  # noqa: E402
+from spectrumgen.quotas import allocate  # noqa: E402
+from spectrumgen.schemas.prompts import system_prompt, user_prompt  # noqa: E402
+from spectrumgen.schemas.scenario import Cell  # noqa: E402
+from spectrumgen.schemas.spec import Spec  # noqa: E402
+from spectrumgen.specs import load_spec  # noqa: E402
+from tests.llm_servers import Behaviour, OllamaHandler, serve  # noqa: E402
+
+Row = tuple[str, ...]
+
+
+def fresh_db(folder: Path, name: str) -> str:
+    return f"sqlite:///{folder / f'{name}.db'}"
+
+
+def spectrumgen_run(context: RunContext, target: int) -> tuple[dict[str, Any], float]:
+    started = time.perf_counter()
+    result = build_graph().compile().invoke({"target": target}, context=context)
+    return result["manifest"], time.perf_counter() - started
+
+
+def whole_batch_retry(context: RunContext, samples: int, tries: int = 3) -> dict[str, float]:
+    """Batches of K random cells; any bad item sends the whole batch again, up to `tries`."""
+    spec, backend = load_spec(context.spec), backend_for(context)
+    rng = random.Random("whole-batch")
+    accepted = calls = tokens = 0
+    number = 0
+    while accepted < samples and calls < 10 * samples:
+        cells = [random_cell(spec, rng) for _ in range(min(context.batch_size, samples - accepted))]
+        scenarios = []
+        for cell in cells:
+            number += 1
+            scenarios.append(compose_scenario(spec, cell, f"w{number:05d}", rng))
+        for attempt in range(1, tries + 1):
+            batch = [s.model_copy(update={"attempt": attempt}) for s in scenarios]
+            reply = call_batch(backend, system_prompt(spec, batch), user_prompt(batch))
+            calls += 1
+            tokens += reply.prompt_tokens + reply.completion_tokens
+            parsed = parse_reply(reply.text, [s.scenario_id for s in batch])
+            good = all(
+                s.scenario_id in parsed.items
+                and not check_example(spec, s, parsed.items[s.scenario_id])
+                for s in batch
+            )
+            if good:
+                accepted += len(batch)
+                break
+    return {"accepted": accepted, "calls": calls, "tokens": tokens}
+
+
+def random_cell(spec: Spec, rng: random.Random) -> Cell:
+    return Cell(
+        capacity_level=rng.choice(spec.bucket_names("capacity_level")),
+        authenticity_target=rng.choice(spec.bucket_names("authenticity_target")),
+        complexity_type=rng.choice(spec.bucket_names("complexity_type")),
+    )
+
+
+def section_a(folder: Path, samples: int) -> list[Row]:
+    rows: list[Row] = [
+        ("A. per accepted example", "fault rate", "calls", "tokens", "accepted", "vs spectrumgen")
+    ]
+    for rate in (0.0, 0.1, 0.3):
+        base = RunContext(backend="scripted", fault_rate=rate, db_url=fresh_db(folder, f"a{rate}"))
+        manifest, _ = spectrumgen_run(base, samples)
+        ours = manifest["llm_calls"] / manifest["counts"]["accepted"]
+        our_tokens = manifest["tokens"]["total"] / manifest["counts"]["accepted"]
+        old = run_old_approach(base, samples)
+        whole = whole_batch_retry(base, samples)
+        for name, calls, tokens, accepted in (
+            (
+                "spectrumgen (batch 5, item repair)",
+                ours,
+                our_tokens,
+                manifest["counts"]["accepted"],
+            ),
+            (
+                "old: 1 example per call, no repair",
+                old["llm_calls"] / max(1, old["accepted"]),
+                old["tokens"] / max(1, old["accepted"]),
+                old["accepted"],
+            ),
+            (
+                "whole-batch retry (batch 5, 3 tries)",
+                whole["calls"] / max(1, whole["accepted"]),
+                whole["tokens"] / max(1, whole["accepted"]),
+                whole["accepted"],
+            ),
+        ):
+            rows.append(
+                (
+                    name,
+                    f"{rate:.0%}",
+                    f"{calls:.3f}",
+                    f"{tokens:.0f}",
+                    str(accepted),
+                    f"{tokens / our_tokens:.2f}x tokens",
+                )
+            )
+    return rows
+
+
+def section_b(folder: Path, samples: int) -> list[Row]:
+    context = RunContext(backend="scripted", db_url=fresh_db(folder, "b"), concurrency=4)
+    manifest, wall = spectrumgen_run(context, samples)
+    model = manifest["seconds"]["llm"]
+    per_example = (wall - model) / samples
+    per_call = (wall - model) / manifest["llm_calls"]
+    rows: list[Row] = [
+        ("B. orchestration", "value", "", "", "", ""),
+        (
+            "overhead per accepted example (graph, ledger, validation, files)",
+            f"{per_example * 1000:.2f} ms",
+            "",
+            "",
+            "",
+            "",
+        ),
+        ("overhead per LLM call", f"{per_call * 1000:.1f} ms", "", "", "", ""),
+    ]
+    for latency in (1.0, 5.0, 20.0):  # a batch of 5 from qwen3:8b on one GPU takes seconds
+        share = per_call / (per_call + latency)
+        rows.append(
+            (f"share of wall time at {latency:g} s per call", f"{share:.3%}", "", "", "", "")
+        )
+    return rows
+
+
+def section_c(folder: Path, samples: int, delay: float, parallel: int) -> list[Row]:
+    rows: list[Row] = [
+        (
+            "C. throughput vs concurrency",
+            "concurrency",
+            "examples/s",
+            "ideal examples/s",
+            "of ideal",
+            f"server: {delay}s, {parallel} at once",
+        )
+    ]
+    behaviour = Behaviour(delay_seconds=delay)
+    gate = threading.Semaphore(parallel)
+    original = OllamaHandler.do_POST
+
+    def gated(handler: OllamaHandler) -> None:
+        with gate:
+            original(handler)
+
+    OllamaHandler.do_POST = gated  # type: ignore[method-assign]
+    try:
+        with serve(OllamaHandler, behaviour) as (url, _):
+            for concurrency in (1, 2, 4, 8, 16):
+                context = RunContext(
+                    backend="ollama",
+                    base_url=url,
+                    concurrency=concurrency,
+                    db_url=fresh_db(folder, f"c{concurrency}"),
+                )
+                target = max(samples, concurrency * 5 * 3)
+                _, wall = spectrumgen_run(context, target)
+                rate = target / wall
+                ideal = min(concurrency, parallel) * 5 / delay
+                rows.append(
+                    ("", str(concurrency), f"{rate:.1f}", f"{ideal:.1f}", f"{rate / ideal:.0%}", "")
+                )
+    finally:
+        OllamaHandler.do_POST = original  # type: ignore[method-assign]
+    return rows
+
+
+def section_d(folder: Path) -> list[Row]:
+    context = RunContext(
+        backend="embedded", batch_size=2, max_calls=2, db_url=fresh_db(folder, "d")
+    )
+    backend_for(context)  # load outside the timing
+    manifest, wall = spectrumgen_run(context, 2)
+    share = manifest["seconds"]["llm"] / wall
+    return [
+        ("D. embedded model", "wall s", "in the model s", "share in the model", "", ""),
+        (
+            "gemma-3-270m, 2 calls of 2 items",
+            f"{wall:.1f}",
+            f"{manifest['seconds']['llm']:.1f}",
+            f"{share:.1%}",
+            "",
+            "",
+        ),
+    ]
+
+
+def section_e() -> list[Row]:
+    base = load_spec("emotional_authenticity").model_dump()
+    base["axes"]["capacity_level"] = [
+        {"name": f"c{i}", "range": {"low": i * 0.2, "high": i * 0.2 + 0.1}, "frequency": 1 / 50}
+        for i in range(50)
+    ]
+    base["axes"]["authenticity_target"] = [
+        {
+            **base["axes"]["authenticity_target"][i % 4],
+            "name": f"a{i}",
+            "frequency": 1 / 40,
+            "min_examples": 0,
+        }
+        for i in range(40)
+    ]
+    base["axes"]["complexity_type"] = [
+        {"name": f"x{i}", "description": "type", "min_examples": 0} for i in range(50)
+    ]
+    base["quality_thresholds"] = {}
+    base["model_routing"] = {}
+    base["numerical_grounding"] = {}
+    spec = Spec.model_validate(base)
+    cells = 50 * 40 * 50
+    rng = random.Random(1)
+    coverage = {
+        (f"c{rng.randrange(50)}", f"a{rng.randrange(40)}", f"x{rng.randrange(50)}"): 1
+        for _ in range(20_000)
+    }
+    started = time.perf_counter()
+    quota = allocate(spec, 20_000)
+    allocated = time.perf_counter() - started
+    started = time.perf_counter()
+    chosen = choose_cells(quota, coverage, 20, [], rng)
+    planned = time.perf_counter() - started
+    return [
+        ("E. planning", "cells", "allocate quotas", "plan a wave of 20", "", ""),
+        (
+            f"{cells:,}-cell spec, 20,000 in the ledger",
+            f"{cells:,}",
+            f"{allocated * 1000:.0f} ms",
+            f"{planned * 1000:.0f} ms ({len(chosen)} cells)",
+            "",
+            "",
+        ),
+    ]
+
+
+def section_f(folder: Path, samples: int, delay: float) -> list[Row]:
+    from tests.postgres import temporary_postgres
+
+    rows: list[Row] = [
+        (
+            "F. workers on one PostgreSQL",
+            "workers",
+            "wall s",
+            "examples/s",
+            "speed-up",
+            f"server: {delay}s per call",
+        )
+    ]
+    with (
+        temporary_postgres() as url,
+        serve(OllamaHandler, Behaviour(delay_seconds=delay)) as (llm, _),
+    ):
+        results = {}
+        for workers in (1, 4):
+            common = [
+                "--db",
+                url,
+                "--quiet",
+                "--backend",
+                "ollama",
+                "--base-url",
+                llm,
+                "--concurrency",
+                "1",
+            ]
+            started = time.perf_counter()
+            main = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "spectrumgen",
+                    "run",
+                    "--target",
+                    str(samples),
+                    "--out",
+                    str(folder / f"f{workers}"),
+                    *common,
+                ],
+                stderr=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                text=True,
+            )
+            assert main.stderr is not None
+            run_id = main.stderr.readline().split()[1].rstrip(":")
+            extra = [
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "spectrumgen",
+                        "worker",
+                        "--run",
+                        run_id,
+                        "--name",
+                        f"w{n}",
+                        "--out",
+                        str(folder / f"f{workers}-{n}"),
+                        "--db",
+                        url,
+                        "--quiet",
+                        "--base-url",
+                        llm,
+                        "--concurrency",
+                        "1",
+                    ],
+                    stderr=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                )
+                for n in range(workers - 1)
+            ]
+            for process in (main, *extra):
+                process.wait(timeout=600)
+            results[workers] = time.perf_counter() - started
+            rows.append(
+                (
+                    "",
+                    str(workers),
+                    f"{results[workers]:.1f}",
+                    f"{samples / results[workers]:.1f}",
+                    f"{results[1] / results[workers]:.2f}x",
+                    "",
+                )
+            )
+    return rows
+
+
+def render(rows: list[Row]) -> str:
+    lines = []
+    for row in rows:
+        if row[1:] and row[0] and row[0][1:3] == ". ":
+            lines += ["", f"| {' | '.join(row)} |", "|" + " --- |" * len(row)]
+        else:
+            lines.append(f"| {' | '.join(row)} |")
+    return "\n".join(lines).strip() + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="spectrumgen benchmarks")
+    parser.add_argument("--quick", action="store_true", help="smaller runs")
+    parser.add_argument("--no-embedded", action="store_true")
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.md"))
+    args = parser.parse_args()
+    samples = 100 if args.quick else 400
+    with tempfile.TemporaryDirectory(prefix="spectrumgen-bench-") as scratch:
+        folder = Path(scratch)
+        rows = section_a(folder, samples)
+        rows += section_b(folder, samples * 5)
+        rows += section_c(folder, 40, delay=0.2, parallel=4)
+        if not args.no_embedded:
+            rows += section_d(folder)
+        rows += section_e()
+        if not args.no_postgres:
+            rows += section_f(folder, 200, delay=0.5)
+    table = (
+        f"spectrumgen benchmarks ({time.strftime('%Y-%m-%d')}, {'quick' if args.quick else 'full'}"
+        f" run, one machine, all rows from this one run)\n\n{render(rows)}"
+    )
+    print(table)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(table)
+
+
+if __name__ == "__main__":
+    main()
