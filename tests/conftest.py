@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,19 @@ from spectrumgen.specs import load_spec
 @pytest.fixture(scope="session")
 def spec() -> Spec:
     return load_spec("emotional_authenticity")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """One throwaway PostgreSQL server for the whole session (tests/postgres.py)."""
+    import os
+
+    from tests.postgres import postgres_bin, temporary_postgres
+
+    if postgres_bin() is None and not os.environ.get("SPECTRUMGEN_TEST_POSTGRES_URL"):
+        pytest.skip("no PostgreSQL server binaries here: apt-get install postgresql (CI does)")
+    with temporary_postgres() as url:
+        yield url
 
 
 @pytest.fixture

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
 
 from spectrumgen.llm.scripted import write_example
 from spectrumgen.nodes.compose import compose_scenario
@@ -44,3 +49,43 @@ def make_scenarios(spec: Spec, count: int, seed: int = 0) -> list[Scenario]:
 def valid_item(scenario: Scenario, seed: int = 0) -> dict:
     """The item the scripted backend would write for a scenario: valid by construction."""
     return write_example(json.loads(scenario_line(scenario)), random.Random(seed))
+
+
+def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`spectrumgen ARGS` as a user runs it, to the end."""
+    return subprocess.run(
+        [sys.executable, "-m", "spectrumgen", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def start_cli(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    """`spectrumgen ARGS` in the background; its first stderr line names the run."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "spectrumgen", *args],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def accepted_count(db_url: str, run_id: str) -> int:
+    """Examples the ledger holds for a run, read as another process sees them (0 before the
+    tables exist)."""
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            return int(
+                connection.execute(
+                    text("select count(*) from examples where run_id = :r"), {"r": run_id}
+                ).scalar_one()
+            )
+    except Exception:
+        return 0
+    finally:
+        engine.dispose()

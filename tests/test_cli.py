@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from spectrumgen.schemas.spec import Spec
+from tests.helpers import run_cli
 
 RECORD_FIELDS = {
     "id",
@@ -33,25 +34,12 @@ RECORD_FIELDS = {
 }
 
 
-def spectrumgen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "spectrumgen", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 def _lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def test_a_scripted_run_of_64_meets_the_issues_done_when(tmp_path: Path, spec: Spec) -> None:
-    done = spectrumgen(
-        "run", "--backend", "scripted", "--target", "64", "--out", "OUT", cwd=tmp_path
-    )
+    done = run_cli("run", "--backend", "scripted", "--target", "64", "--out", "OUT", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     records = _lines(tmp_path / "OUT" / "examples.jsonl")
     assert len(records) == 64
@@ -88,7 +76,7 @@ def test_a_scripted_run_of_64_meets_the_issues_done_when(tmp_path: Path, spec: S
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(
     tmp_path: Path, args: list[str], says: str
 ) -> None:
-    done = spectrumgen(*args, "--out", "OUT", cwd=tmp_path)
+    done = run_cli(*args, "--out", "OUT", cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert says in done.stderr and "Traceback" not in done.stderr
@@ -97,14 +85,14 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(
 
 def test_a_bad_spec_file_names_the_field(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("name: x\ncharacter: y\naxes: {capacity_level: []}\n")
-    done = spectrumgen("run", "--spec", "bad.yaml", "--backend", "scripted", cwd=tmp_path)
+    done = run_cli("run", "--spec", "bad.yaml", "--backend", "scripted", cwd=tmp_path)
     assert done.returncode == 2
     assert "axes.capacity_level" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
 
 
 def test_an_unreachable_ollama_exits_4_naming_the_url(tmp_path: Path) -> None:
-    done = spectrumgen(
+    done = run_cli(
         "run",
         "--backend",
         "ollama",
@@ -121,7 +109,7 @@ def test_an_unreachable_ollama_exits_4_naming_the_url(tmp_path: Path) -> None:
 
 
 def test_a_spent_budget_exits_3_and_resume_finishes_without_duplicates(tmp_path: Path) -> None:
-    first = spectrumgen(
+    first = run_cli(
         "run",
         "--backend",
         "scripted",
@@ -142,12 +130,10 @@ def test_a_spent_budget_exits_3_and_resume_finishes_without_duplicates(tmp_path:
     assert 0 < len(kept) == manifest["counts"]["accepted"] < 30
 
     run_id = manifest["run_id"]
-    wrong = spectrumgen("run", "--resume", run_id, "--target", "31", "--out", "OUT", cwd=tmp_path)
+    wrong = run_cli("run", "--resume", run_id, "--target", "31", "--out", "OUT", cwd=tmp_path)
     assert wrong.returncode == 2 and "target" in wrong.stderr
 
-    second = spectrumgen(
-        "run", "--resume", run_id, "--fault-rate", "0.3", "--out", "OUT", cwd=tmp_path
-    )
+    second = run_cli("run", "--resume", run_id, "--fault-rate", "0.3", "--out", "OUT", cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     rows = _lines(tmp_path / "OUT" / "examples.jsonl")
     assert len(rows) == 30 and len({r["id"] for r in rows}) == 30
@@ -193,7 +179,7 @@ def test_a_terminated_run_keeps_its_files_consistent_and_resumes_to_the_target(
     assert manifest["status"] == "interrupted"
     assert 0 < len(kept) == manifest["counts"]["accepted"] < 1500
 
-    resumed = spectrumgen(
+    resumed = run_cli(
         "run", "--resume", manifest["run_id"], "--out", "OUT", "--quiet", cwd=tmp_path
     )
     assert resumed.returncode == 0, resumed.stderr

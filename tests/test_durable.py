@@ -9,61 +9,30 @@ from __future__ import annotations
 import json
 import random
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.postgres import postgres_bin, temporary_postgres
+from tests.helpers import accepted_count, run_cli, start_cli
 
 TARGET = 300
 KILLS = 3
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def ledger_kind(request: pytest.FixtureRequest) -> Iterator[str]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_kind(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
-        yield "sqlite"
-        return
-    if postgres_bin() is None:
-        pytest.skip("no PostgreSQL server binaries (apt-get install postgresql)")
-    with temporary_postgres() as url:
-        yield url
-
-
-def _start(args: list[str], cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "spectrumgen", "run", *args],
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _accepted(db_url: str, run_id: str) -> int:
-    engine = create_engine(db_url)
-    try:
-        with engine.connect() as connection:
-            return int(
-                connection.execute(
-                    text("select count(*) from examples where run_id = :r"), {"r": run_id}
-                ).scalar_one()
-            )
-    except Exception:  # tables not created yet
-        return 0
-    finally:
-        engine.dispose()
+        return "sqlite"
+    return str(request.getfixturevalue("postgres_url"))
 
 
 def _kill_when(process: subprocess.Popen[str], db_url: str, run_id: str, at: int) -> None:
     """SIGKILL the process once the run holds `at` examples (or when it is about to end)."""
     deadline = time.monotonic() + 120
     while process.poll() is None and time.monotonic() < deadline:
-        if _accepted(db_url, run_id) >= at:
+        if accepted_count(db_url, run_id) >= at:
             break
         time.sleep(0.02)
     process.kill()
@@ -76,19 +45,18 @@ def test_sigkill_at_random_moments_then_resume_ends_with_exactly_the_target(
     db_url = f"sqlite:///{tmp_path / 'ledger.db'}" if ledger_kind == "sqlite" else ledger_kind
     rng = random.Random(20261125)
     common = ["--db", db_url, "--out", "OUT", "--quiet"]
-    first = _start(
-        [
-            "--backend",
-            "scripted",
-            "--target",
-            str(TARGET),
-            "--fault-rate",
-            "0.2",
-            "--concurrency",
-            "2",
-            *common,
-        ],
-        tmp_path,
+    first = start_cli(
+        "run",
+        "--backend",
+        "scripted",
+        "--target",
+        str(TARGET),
+        "--fault-rate",
+        "0.2",
+        "--concurrency",
+        "2",
+        *common,
+        cwd=tmp_path,
     )
     assert first.stderr is not None
     header = first.stderr.readline()  # "run RUN_ID: ..." comes before any work
@@ -96,22 +64,15 @@ def test_sigkill_at_random_moments_then_resume_ends_with_exactly_the_target(
     moments = sorted(rng.randrange(0, TARGET - 20) for _ in range(KILLS))
     _kill_when(first, db_url, run_id, moments[0])
     for moment in moments[1:]:
-        again = _start(["--resume", run_id, *common], tmp_path)
+        again = start_cli("run", "--resume", run_id, *common, cwd=tmp_path)
         _kill_when(again, db_url, run_id, moment)
-    done = subprocess.run(
-        [sys.executable, "-m", "spectrumgen", "run", "--resume", run_id, *common],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_cli("run", "--resume", run_id, *common, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
 
     rows = [json.loads(line) for line in (tmp_path / "OUT" / "examples.jsonl").open()]
     ids = [row["id"] for row in rows]
     assert len(ids) == TARGET and len(set(ids)) == TARGET  # nothing lost, nothing twice
-    assert _accepted(db_url, run_id) == TARGET  # the ledger agrees with the dataset
+    assert accepted_count(db_url, run_id) == TARGET  # the ledger agrees with the dataset
     engine = create_engine(db_url)
     with engine.connect() as connection:
         coverage = connection.execute(

@@ -10,26 +10,15 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from spectrumgen.ledger import open_ledger
+from tests.helpers import run_cli
 from tests.llm_servers import Behaviour, OllamaHandler, serve
-from tests.postgres import postgres_bin, restart_postgres, temporary_postgres
-
-
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "spectrumgen", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+from tests.postgres import restart_postgres
 
 
 def assert_exact(db_url: str, out: Path, target: int) -> None:
@@ -46,24 +35,16 @@ def test_the_llm_server_going_away_stops_the_run_and_resume_finishes_it(tmp_path
     behaviour = Behaviour(down_after=4)
     with serve(OllamaHandler, behaviour) as (url, _):
         args = ["--backend", "ollama", "--base-url", url, "--db", db, "--out", "out", "--quiet"]
-        stopped = cli("run", "--target", "30", "--concurrency", "1", *args, cwd=tmp_path)
+        stopped = run_cli("run", "--target", "30", "--concurrency", "1", *args, cwd=tmp_path)
         assert stopped.returncode == 4, stopped.stderr
         last = stopped.stderr.strip().splitlines()[-1]
         assert url in last and "--resume" in last
         manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
         assert manifest["status"] == "stopped" and 0 < manifest["counts"]["accepted"] < 30
         behaviour.down_after, behaviour.down = None, False  # the server is back
-        resumed = cli("run", "--resume", manifest["run_id"], *args, cwd=tmp_path)
+        resumed = run_cli("run", "--resume", manifest["run_id"], *args, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert_exact(db, tmp_path / "out", 30)
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    if postgres_bin() is None:
-        pytest.skip("no PostgreSQL server binaries (apt-get install postgresql)")
-    with temporary_postgres() as url:
-        yield url
 
 
 @pytest.mark.postgres

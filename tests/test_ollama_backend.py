@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ from spectrumgen.graph.builder import build_graph
 from spectrumgen.graph.context import RunContext
 from spectrumgen.ledger import open_ledger
 from spectrumgen.llm.ollama import TOKENS_PER_ITEM, context_window
+from tests.helpers import run_cli
 from tests.llm_servers import Behaviour, OllamaHandler, serve
 
 FAST_RETRY = RetryPolicy(
@@ -167,19 +166,8 @@ def test_routing_sends_each_type_to_its_model_and_the_judge_scores_every_batch(
     assert manifest["llm_calls"] == len(behaviour.requests)
 
 
-def spectrumgen_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "spectrumgen", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_cli_with_no_server_exits_4_with_one_line_naming_the_url(tmp_path: Path) -> None:
-    done = spectrumgen_cli(
+    done = run_cli(
         "run",
         "--backend",
         "ollama",
@@ -197,7 +185,7 @@ def test_cli_with_no_server_exits_4_with_one_line_naming_the_url(tmp_path: Path)
 
 def test_cli_with_a_missing_model_exits_4_saying_what_to_pull(tmp_path: Path) -> None:
     with serve(OllamaHandler, Behaviour(models={"llama3:8b"})) as (url, _):
-        done = spectrumgen_cli(
+        done = run_cli(
             "run", "--backend", "ollama", "--base-url", url, "--target", "5", cwd=tmp_path
         )
     assert done.returncode == 4
@@ -206,7 +194,7 @@ def test_cli_with_a_missing_model_exits_4_saying_what_to_pull(tmp_path: Path) ->
 
 def test_cli_run_against_ollama_then_resume_refuses_another_model(tmp_path: Path) -> None:
     with serve(OllamaHandler, Behaviour(models={"qwen3:8b", "qwen3:4b"})) as (url, _):
-        done = spectrumgen_cli(
+        done = run_cli(
             "run",
             "--backend",
             "ollama",
@@ -222,7 +210,7 @@ def test_cli_run_against_ollama_then_resume_refuses_another_model(tmp_path: Path
         assert done.returncode == 0, done.stderr
         manifest = json.loads((tmp_path / "O" / "manifest.json").read_text())
         assert manifest["backend"] == "ollama" and manifest["tokens"]["estimated"] is False
-        again = spectrumgen_cli(
+        again = run_cli(
             "run",
             "--resume",
             manifest["run_id"],

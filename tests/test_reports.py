@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -15,17 +13,7 @@ from spectrumgen.graph.builder import build_graph
 from spectrumgen.graph.context import RunContext
 from spectrumgen.ledger import open_ledger
 from spectrumgen.schemas.spec import Spec
-
-
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "spectrumgen", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+from tests.helpers import run_cli
 
 
 def run_scripted(context: RunContext, target: int) -> str:
@@ -80,10 +68,12 @@ def test_pattern_diversity_is_zero_for_copies_and_high_for_different_texts() -> 
 
 def test_coverage_command_prints_json_and_draws_a_plot(tmp_path: Path) -> None:
     assert (
-        cli("run", "--backend", "scripted", "--target", "16", "--quiet", cwd=tmp_path).returncode
+        run_cli(
+            "run", "--backend", "scripted", "--target", "16", "--quiet", cwd=tmp_path
+        ).returncode
         == 0
     )
-    done = cli("coverage", "--json", "--plot", "cov.png", cwd=tmp_path)
+    done = run_cli("coverage", "--json", "--plot", "cov.png", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["total_examples_generated"] == 16
@@ -91,7 +81,7 @@ def test_coverage_command_prints_json_and_draws_a_plot(tmp_path: Path) -> None:
 
 
 def test_compare_reports_both_approaches_side_by_side(tmp_path: Path) -> None:
-    done = cli(
+    done = run_cli(
         "compare", "--samples", "20", "--backend", "scripted", "--output", "cmp.json", cwd=tmp_path
     )
     assert done.returncode == 0, done.stderr
@@ -103,7 +93,7 @@ def test_compare_reports_both_approaches_side_by_side(tmp_path: Path) -> None:
     assert old["quality"]["complexity_coverage"]["types_covered"] == 1
     assert new["quality"]["complexity_coverage"]["types_covered"] == 8
     assert new["accepted"] == 20
-    staged = cli(
+    staged = run_cli(
         "compare",
         "--samples",
         "10",
@@ -125,11 +115,13 @@ def test_compare_reports_both_approaches_side_by_side(tmp_path: Path) -> None:
 
 def test_export_writes_each_format_with_a_dataset_card(tmp_path: Path) -> None:
     assert (
-        cli("run", "--backend", "scripted", "--target", "12", "--quiet", cwd=tmp_path).returncode
+        run_cli(
+            "run", "--backend", "scripted", "--target", "12", "--quiet", cwd=tmp_path
+        ).returncode
         == 0
     )
     for fmt in ("jsonl", "parquet", "hf"):
-        done = cli("export", "--format", fmt, "--out", f"x-{fmt}", "--chat", cwd=tmp_path)
+        done = run_cli("export", "--format", fmt, "--out", f"x-{fmt}", "--chat", cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         card = (tmp_path / f"x-{fmt}" / "README.md").read_text()
         assert "emotional_authenticity" in card and "scripted/scripted-v1" in card
@@ -139,9 +131,9 @@ def test_export_writes_each_format_with_a_dataset_card(tmp_path: Path) -> None:
     assert [m["role"] for m in rows[0]["messages"]] == ["system", "user", "assistant"]
     assert pq.read_table(tmp_path / "x-parquet" / "data.parquet").num_rows == 12
     assert len(load_from_disk(str(tmp_path / "x-hf" / "hf"))) == 12
-    plain = cli("export", "--format", "jsonl", "--out", "plain", cwd=tmp_path)
+    plain = run_cli("export", "--format", "jsonl", "--out", "plain", cwd=tmp_path)
     assert plain.returncode == 0
     first = json.loads((tmp_path / "plain" / "data.jsonl").read_text().splitlines()[0])
     assert "messages" not in first and first["response"]
-    missing = cli("export", "--format", "csv", "--out", "bad", cwd=tmp_path)
+    missing = run_cli("export", "--format", "csv", "--out", "bad", cwd=tmp_path)
     assert missing.returncode == 2 and "choose one of jsonl, parquet, hf" in missing.stderr

@@ -8,10 +8,7 @@ others. Afterwards: exactly the target, no example twice, quotas met, files equa
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,48 +17,17 @@ from sqlalchemy import create_engine, text
 from spectrumgen.ledger import open_ledger
 from spectrumgen.quotas import evaluate
 from spectrumgen.schemas.spec import Spec
-from tests.postgres import postgres_bin, temporary_postgres
+from tests.helpers import accepted_count, start_cli
 
 pytestmark = pytest.mark.postgres
 TARGET = 400
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    if postgres_bin() is None:
-        pytest.skip("no PostgreSQL server binaries (apt-get install postgresql)")
-    with temporary_postgres() as url:
-        yield url
-
-
-def start(*args: str, cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "spectrumgen", *args],
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def accepted(db_url: str, run_id: str) -> int:
-    engine = create_engine(db_url)
-    try:
-        with engine.connect() as connection:
-            return int(
-                connection.execute(
-                    text("select count(*) from examples where run_id = :r"), {"r": run_id}
-                ).scalar_one()
-            )
-    finally:
-        engine.dispose()
 
 
 def test_four_workers_one_killed_reach_exactly_the_target(
     postgres_url: str, tmp_path: Path, spec: Spec
 ) -> None:
     common = ["--db", postgres_url, "--quiet", "--lease-seconds", "4"]
-    main = start(
+    main = start_cli(
         "run",
         "--backend",
         "scripted",
@@ -79,7 +45,7 @@ def test_four_workers_one_killed_reach_exactly_the_target(
     assert main.stderr is not None
     run_id = main.stderr.readline().split()[1].rstrip(":")
     workers = [
-        start(
+        start_cli(
             "worker",
             "--run",
             run_id,
@@ -98,7 +64,7 @@ def test_four_workers_one_killed_reach_exactly_the_target(
     ]
     victim = workers[0]
     deadline = time.monotonic() + 120
-    while accepted(postgres_url, run_id) < TARGET // 3 and time.monotonic() < deadline:
+    while accepted_count(postgres_url, run_id) < TARGET // 3 and time.monotonic() < deadline:
         time.sleep(0.05)
     victim.kill()  # mid-run, claims held
     victim.wait(timeout=30)
