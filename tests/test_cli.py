@@ -106,6 +106,7 @@ def test_an_unreachable_ollama_exits_4_naming_the_url(tmp_path: Path) -> None:
     assert "http://127.0.0.1:9" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "spectrumgen.db").exists()
+    assert not (tmp_path / "spectrumgen-out").exists()
 
 
 def test_a_spent_budget_exits_3_and_resume_finishes_without_duplicates(tmp_path: Path) -> None:

@@ -166,23 +166,6 @@ def test_routing_sends_each_type_to_its_model_and_the_judge_scores_every_batch(
     assert manifest["llm_calls"] == len(behaviour.requests)
 
 
-def test_cli_with_no_server_exits_4_with_one_line_naming_the_url(tmp_path: Path) -> None:
-    done = run_cli(
-        "run",
-        "--backend",
-        "ollama",
-        "--base-url",
-        "http://127.0.0.1:9",
-        "--target",
-        "5",
-        cwd=tmp_path,
-    )
-    assert done.returncode == 4
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "http://127.0.0.1:9" in lines[0], done.stderr
-    assert not (tmp_path / "spectrumgen-out").exists()
-
-
 def test_cli_with_a_missing_model_exits_4_saying_what_to_pull(tmp_path: Path) -> None:
     with serve(OllamaHandler, Behaviour(models={"llama3:8b"})) as (url, _):
         done = run_cli(
