@@ -137,3 +137,29 @@ def test_export_writes_each_format_with_a_dataset_card(tmp_path: Path) -> None:
     assert "messages" not in first and first["response"]
     missing = run_cli("export", "--format", "csv", "--out", "bad", cwd=tmp_path)
     assert missing.returncode == 2 and "choose one of jsonl, parquet, hf" in missing.stderr
+
+
+def test_quality_command_reads_a_run_or_a_dataset_and_the_manifest_carries_it(
+    tmp_path: Path,
+) -> None:
+    made = run_cli("run", "--backend", "scripted", "--target", "24", "--quiet", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    manifest = json.loads((tmp_path / "spectrumgen-out" / "manifest.json").read_text())
+    in_manifest = manifest["quality"]
+    assert in_manifest["complexity_coverage"]["types_covered"] == 8
+    assert in_manifest["systematic_validation"]["missing_combinations_total"] == 128 - len(
+        {
+            (r["capacity_level"], r["authenticity_target"], r["complexity_type"])
+            for r in map(json.loads, (tmp_path / "spectrumgen-out" / "examples.jsonl").open())
+        }
+    )
+    from_ledger = run_cli("quality", "--run", manifest["run_id"], "--json", cwd=tmp_path)
+    from_file = run_cli(
+        "quality", "--dataset", "spectrumgen-out/examples.jsonl", "--json", cwd=tmp_path
+    )
+    assert from_ledger.returncode == from_file.returncode == 0, from_file.stderr
+    assert json.loads(from_ledger.stdout) == json.loads(from_file.stdout)
+    assert json.loads(from_file.stdout)["pattern_diversity"] == in_manifest["pattern_diversity"]
+    (tmp_path / "broken.jsonl").write_text("{not json\n")
+    broken = run_cli("quality", "--dataset", "broken.jsonl", cwd=tmp_path)
+    assert broken.returncode == 2 and "not a JSON-lines dataset" in broken.stderr

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from spectrumgen.analysis import coverage_report
 from spectrumgen.cli.common import app, err, out
+from spectrumgen.errors import BadInputError
 from spectrumgen.graph.context import DEFAULT_DB_URL, DEFAULT_MODEL, RunContext
 from spectrumgen.ledger import open_ledger
 from spectrumgen.llm import BACKENDS, choose_backend
@@ -58,6 +59,52 @@ def coverage(
         f"{g['capacity']}/{g['authenticity']}/{g['complexity']} ({g['count']})" for g in gaps[:5]
     )
     table.add_row("gaps to fill", f"{len(gaps)}" + (f": {shown}" if gaps else ""))
+    out.print(table)
+
+
+@app.command()
+def quality(
+    run: Annotated[
+        list[str] | None, typer.Option(help="A run in the ledger, repeatable (default: all).")
+    ] = None,
+    dataset: Annotated[
+        Path | None, typer.Option(help="An examples.jsonl file instead of the ledger.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the analysis as JSON.")] = False,
+    spec: SpecOption = DEFAULT_SPEC,
+    db: DbOption = DEFAULT_DB_URL,
+) -> None:
+    """The seed's quality analysis of a run, of every run, or of a dataset file."""
+    from spectrumgen.analysis import quality_analysis
+    from spectrumgen.export import collect_examples
+
+    loaded = load_spec(spec)
+    if dataset is not None:
+        try:
+            records = [json.loads(line) for line in dataset.read_text().splitlines() if line]
+        except (OSError, ValueError) as error:
+            raise BadInputError(f"{dataset}: not a JSON-lines dataset ({error})") from None
+    else:
+        records = collect_examples(open_ledger(db), loaded, run)
+    analysis = quality_analysis(loaded, records)
+    if as_json:
+        out.print_json(json.dumps(analysis))
+        return
+    spectrum = analysis["spectrum_coverage"]
+    validation = analysis["systematic_validation"]
+    table = Table(title=f"quality of {len(records)} examples of {loaded.name}", show_header=False)
+    table.add_row(
+        "authenticity categories",
+        f"{spectrum['categories_covered']}/{spectrum['categories_total']}, scores "
+        f"{spectrum['min_score']}-{spectrum['max_score']} (spread {spectrum['spread']})",
+    )
+    complexity = analysis["complexity_coverage"]
+    table.add_row("complexity types", f"{complexity['types_covered']}/{complexity['types_total']}")
+    table.add_row("capacity balanced", str(analysis["capacity_balance"]["balanced"]))
+    table.add_row("pattern diversity", str(analysis["pattern_diversity"]))
+    table.add_row("rule violations", str(analysis["rule_violations"] or "none"))
+    table.add_row("meets spectrum requirements", str(validation["meets_spectrum_requirements"]))
+    table.add_row("cells covered", f"{validation['cells_covered']}/{validation['cells_total']}")
     out.print(table)
 
 

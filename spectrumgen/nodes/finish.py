@@ -120,6 +120,7 @@ def build_manifest(
             "llm": round(stats.llm_seconds, 3),
             "llm_per_accepted_example": per_example(stats.llm_seconds),
         },
+        "quality": _quality(spec, ledger, run_id, report.target),
         "quota": {
             "met": report.met,
             "shortfalls": report.shortfalls,
@@ -136,6 +137,18 @@ def build_manifest(
         },
         "files": {"examples": EXAMPLES_FILE, "rejected": REJECTED_FILE, "manifest": MANIFEST_FILE},
     }
+
+
+def _quality(spec: Spec, ledger: Ledger, run_id: str, target: int) -> dict[str, Any]:
+    """The seed's quality analysis of the run (the first 20 missing cells, and how many)."""
+    from spectrumgen.analysis import quality_analysis
+
+    analysis = quality_analysis(spec, ledger.examples(run_id), target)
+    validation = analysis["systematic_validation"]
+    missing = validation["missing_combinations"]
+    validation["missing_combinations"] = missing[:20]
+    validation["missing_combinations_total"] = len(missing)
+    return analysis
 
 
 def _redact(url: str) -> str:
