@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -79,12 +80,8 @@ def run_new_approach(context: RunContext, samples: int) -> dict[str, Any]:
     """A spectrumgen run of `samples` examples on a ledger of its own."""
     spec = load_spec(context.spec)
     with tempfile.TemporaryDirectory(prefix="spectrumgen-compare-") as folder:
-        run_context = RunContext(
-            **{
-                **vars(context),
-                "db_url": f"sqlite:///{Path(folder) / 'ledger.db'}",
-                "out_dir": None,
-            }
+        run_context = replace(
+            context, db_url=f"sqlite:///{Path(folder) / 'ledger.db'}", out_dir=None
         )
         started = time.perf_counter()
         result = build_graph().compile().invoke({"target": samples}, context=run_context)
@@ -118,9 +115,7 @@ def compare_approaches(
     if not skip_old:
         report["old"] = run_old_approach(context, samples)
     if two_stage:
-        report["two_stage"] = run_new_approach(
-            RunContext(**{**vars(context), "stages": 2}), samples
-        )
+        report["two_stage"] = run_new_approach(replace(context, stages=2), samples)
     return report
 
 
