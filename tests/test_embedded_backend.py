@@ -5,6 +5,7 @@ Slow (tens of seconds) but part of CI: it is the only backend a fresh machine ca
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from spectrumgen.schemas.batch import batch_json_schema
 from spectrumgen.schemas.prompts import system_prompt, user_prompt
 from spectrumgen.schemas.scenario import Cell
 from spectrumgen.schemas.spec import Spec
+from tests.helpers import run_cli
 
 pytestmark = pytest.mark.embedded
 
@@ -81,3 +83,26 @@ def test_the_model_file_is_assembled_once_into_the_cache(tmp_path: Path) -> None
     modified = first.stat().st_mtime_ns
     assert model_path(tmp_path) == first and first.stat().st_mtime_ns == modified
     assert [p.name for p in first.parent.iterdir()] == [first.name]  # no scratch left behind
+
+
+def test_auto_with_no_ollama_says_so_once_in_one_line_and_runs_embedded(tmp_path: Path) -> None:
+    done = run_cli(
+        "run",
+        "--base-url",
+        "http://127.0.0.1:9",
+        "--target",
+        "1",
+        "--batch-size",
+        "1",
+        "--max-calls",
+        "1",
+        "--out",
+        "out",
+        "--quiet",
+        cwd=tmp_path,
+    )
+    assert done.returncode in (0, 3), done.stderr
+    notices = [line for line in done.stderr.splitlines() if "embedded demo model" in line]
+    assert len(notices) == 1 and "ollama pull qwen3:8b" in notices[0], done.stderr
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["backend"] == "embedded" and DEMO_NOTICE in manifest["notes"]

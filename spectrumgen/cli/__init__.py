@@ -7,6 +7,7 @@ longer reachable) with what was accepted kept; 4 LLM backend unreachable or mode
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import typer
@@ -27,6 +28,9 @@ UsageError: type[Exception] = next(
 def main(argv: list[str] | None = None) -> int:
     """Entry point: every failure becomes one line on stderr and an exit code."""
     args = sys.argv[1:] if argv is None else argv
+    # The CLI prints what the library logs for users of its Python API (the auto notice, say);
+    # without a handler Python would print those warnings a second time.
+    logging.getLogger("spectrumgen").addHandler(logging.NullHandler())
     try:
         result = app(args=args or ["--help"], standalone_mode=False)
     except typer.Exit as done:

@@ -141,7 +141,7 @@ def compare(
     )
     choice = choose_backend(context)
     if choice.notice:
-        err.print(f"note: {choice.notice}", markup=False, highlight=False)
+        err.print(f"note: {choice.notice}", markup=False, highlight=False, soft_wrap=True)
     context.backend = choice.name
     report = compare_approaches(context, samples, skip_old, two_stage)
     for line in summary_lines(report):

@@ -130,7 +130,7 @@ def run(
     routes = resolve_routes(loaded_spec, context.routing, context.model)
     choice = choose_backend(context)  # fails fast (exit 4) before anything is written
     if choice.notice:
-        err.print(f"note: {choice.notice}", markup=False, highlight=False)
+        err.print(f"note: {choice.notice}", markup=False, highlight=False, soft_wrap=True)
     context.backend = choice.name
     ledger = open_ledger(db)
     run_id = resume or join or new_run_id()
@@ -158,6 +158,7 @@ def run(
         + f"; resume with {again}",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     started = time.time()
