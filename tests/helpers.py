@@ -6,6 +6,7 @@ import json
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -72,6 +73,17 @@ def start_cli(*args: str, cwd: Path) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def wait_for_accepted(
+    db_url: str, run_id: str, at: int, process: subprocess.Popen[str] | None = None
+) -> None:
+    """Wait (two minutes at most) until the run holds `at` examples, or its process ended."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (process is None or process.poll() is None):
+        if accepted_count(db_url, run_id) >= at:
+            return
+        time.sleep(0.02)
 
 
 def accepted_count(db_url: str, run_id: str) -> int:

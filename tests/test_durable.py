@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import random
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.helpers import accepted_count, run_cli, start_cli
+from tests.helpers import accepted_count, run_cli, start_cli, wait_for_accepted
 
 TARGET = 300
 KILLS = 3
@@ -30,11 +29,7 @@ def ledger_kind(request: pytest.FixtureRequest) -> str:
 
 def _kill_when(process: subprocess.Popen[str], db_url: str, run_id: str, at: int) -> None:
     """SIGKILL the process once the run holds `at` examples (or when it is about to end)."""
-    deadline = time.monotonic() + 120
-    while process.poll() is None and time.monotonic() < deadline:
-        if accepted_count(db_url, run_id) >= at:
-            break
-        time.sleep(0.02)
+    wait_for_accepted(db_url, run_id, at, process)
     process.kill()
     process.wait(timeout=30)
 

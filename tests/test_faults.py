@@ -7,16 +7,12 @@ to the ledger.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from spectrumgen.ledger import open_ledger
-from tests.helpers import run_cli
+from tests.helpers import run_cli, start_cli, wait_for_accepted
 from tests.llm_servers import Behaviour, OllamaHandler, serve
 from tests.postgres import restart_postgres
 
@@ -50,42 +46,24 @@ def test_the_llm_server_going_away_stops_the_run_and_resume_finishes_it(tmp_path
 @pytest.mark.postgres
 def test_a_postgres_restart_mid_run_is_ridden_out(postgres_url: str, tmp_path: Path) -> None:
     target = 300
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "spectrumgen",
-            "run",
-            "--backend",
-            "scripted",
-            "--target",
-            str(target),
-            "--concurrency",
-            "1",
-            "--db",
-            postgres_url,
-            "--out",
-            "out",
-            "--quiet",
-        ],
+    process = start_cli(
+        "run",
+        "--backend",
+        "scripted",
+        "--target",
+        str(target),
+        "--concurrency",
+        "1",
+        "--db",
+        postgres_url,
+        "--out",
+        "out",
+        "--quiet",
         cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
     )
     assert process.stderr is not None
     run_id = process.stderr.readline().split()[1].rstrip(":")
-    engine = create_engine(postgres_url, pool_pre_ping=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with engine.connect() as connection:
-            done = connection.execute(
-                text("select count(*) from examples where run_id = :r"), {"r": run_id}
-            ).scalar_one()
-        if done >= target // 4:
-            break
-        time.sleep(0.05)
-    engine.dispose()
+    wait_for_accepted(postgres_url, run_id, target // 4, process)
     restart_postgres(postgres_url)  # drops the run's connections mid-run
     assert process.wait(timeout=240) == 0, process.stderr.read()
     assert_exact(postgres_url, tmp_path / "out", target)

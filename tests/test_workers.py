@@ -8,7 +8,6 @@ others. Afterwards: exactly the target, no example twice, quotas met, files equa
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from sqlalchemy import create_engine, text
 from spectrumgen.ledger import open_ledger
 from spectrumgen.quotas import evaluate
 from spectrumgen.schemas.spec import Spec
-from tests.helpers import accepted_count, start_cli
+from tests.helpers import start_cli, wait_for_accepted
 
 pytestmark = pytest.mark.postgres
 TARGET = 400
@@ -63,9 +62,7 @@ def test_four_workers_one_killed_reach_exactly_the_target(
         for n in range(3)
     ]
     victim = workers[0]
-    deadline = time.monotonic() + 120
-    while accepted_count(postgres_url, run_id) < TARGET // 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_accepted(postgres_url, run_id, TARGET // 3)
     victim.kill()  # mid-run, claims held
     victim.wait(timeout=30)
     codes = [p.wait(timeout=300) for p in (main, *workers[1:])]

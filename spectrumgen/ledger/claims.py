@@ -21,8 +21,6 @@ from spectrumgen.ledger.tables import Claim, Example, Run, utc_now
 from spectrumgen.schemas.scenario import Cell
 from spectrumgen.schemas.spec import AXIS_NAMES
 
-DEFAULT_LEASE_SECONDS = 600
-
 
 def scenario_id(number: int) -> str:
     """The id of a run's scenario with this sequence number."""

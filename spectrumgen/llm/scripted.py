@@ -22,8 +22,9 @@ from pydantic import Field
 from spectrumgen.llm.tokens import estimate_tokens
 from spectrumgen.schemas.prompts import JUDGE_MARKER, read_judge_lines, read_scenario_lines
 
+# "miscalculation" (reasoning states a wrong capacity) is not among them: it breaks no rule unless
+# the spec asks for numerical grounding, so tests ask for it by name.
 FAULT_KINDS = ("malformed", "missing", "out_of_range", "support_rule", "duplicate", "placeholder")
-EXTRA_FAULT_KINDS = ("miscalculation",)  # only where asked for: it breaks no default rule
 CANNED_RESPONSE = "I hear you and I am always here for you, whatever you need from me."
 
 
