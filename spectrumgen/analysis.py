@@ -5,6 +5,11 @@ normalised Indel similarity, 0-1, on lower-cased text without punctuation): 0 wh
 response is the same text, near 1 when no two share wording. Capacity balance compares each
 capacity level's share with its frequency in the spec: balanced when none is off by more than
 half its expected share, so a level missing altogether is never balanced.
+
+Text figures, per field: the share of examples each text-quality gate would flag (0 for a run's
+own output, which passed them; a dataset from elsewhere may not), distinct-2 (distinct word pairs
+over all word pairs of the field, across examples: low when examples reuse phrasing), and the
+mean number of words.
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ from rapidfuzz import fuzz, process, utils
 
 from spectrumgen.ledger import Ledger
 from spectrumgen.quotas import bucket_counts, evaluate
+from spectrumgen.reasons import reason_code
 from spectrumgen.schemas.example import GeneratedItem
 from spectrumgen.schemas.scenario import Scenario
 from spectrumgen.schemas.spec import Spec
+from spectrumgen.text_gates import GATES, TEXT_FIELDS, gate_of, item_problems, words
 
 BALANCE_TOLERANCE = 0.5
 DIVERSITY_SAMPLE = 400  # responses compared pairwise at most (cdist is quadratic)
@@ -94,9 +101,10 @@ def quality_analysis(
     capacity = _capacity_balance(spec, counts["capacity_level"], len(records))
     violations: dict[str, int] = {}
     for record in records:
-        for reason in check_example(spec, _scenario(spec, record), _item(record)):
-            rule = reason.split(" ")[0]
-            violations[rule] = violations.get(rule, 0) + 1
+        for code in {
+            reason_code(r) for r in check_example(spec, _scenario(spec, record), _item(record))
+        }:
+            violations[code] = violations.get(code, 0) + 1
     report = evaluate(spec, target or len(records), records)
     types = spec.bucket_names("complexity_type")
     wanted_cells = set(itertools.product(spec.bucket_names("capacity_level"), targets, types))
@@ -121,6 +129,7 @@ def quality_analysis(
         },
         "capacity_balance": capacity,
         "pattern_diversity": pattern_diversity([str(r["response"]) for r in records]),
+        "text": text_figures(spec, records),
         "rule_violations": violations,
         "systematic_validation": {
             "meets_spectrum_requirements": report.met and not violations,
@@ -133,6 +142,34 @@ def quality_analysis(
             "cells_total": len(wanted_cells),
         },
     }
+
+
+def text_figures(spec: Spec, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Per-gate flagged share, distinct-2, mean words and diversity per field (module docstring)."""
+    rules = spec.example_rules.text_quality
+    flagged = dict.fromkeys(GATES, 0)
+    for record in records:
+        fields = {name: str(record[name]) for name in TEXT_FIELDS}
+        for gate in {gate_of(r) for r in item_problems(rules, fields)} - {None}:
+            flagged[str(gate)] += 1
+    count = max(1, len(records))
+    tokens = {name: [words(str(r[name])) for r in records] for name in TEXT_FIELDS}
+    return {
+        "flagged_share": {gate: round(n / count, 3) for gate, n in flagged.items()},
+        "distinct_2": {name: _distinct_2(lists) for name, lists in tokens.items()},
+        "mean_words": {
+            name: round(sum(map(len, lists)) / count, 1) for name, lists in tokens.items()
+        },
+        "pattern_diversity": {
+            name: pattern_diversity([str(r[name]) for r in records])
+            for name in ("context", "response")
+        },
+    }
+
+
+def _distinct_2(texts: list[list[str]]) -> float:
+    pairs = [tuple(t[i : i + 2]) for t in texts for i in range(len(t) - 1)]
+    return round(len(set(pairs)) / len(pairs), 3) if pairs else 0.0
 
 
 def _capacity_balance(spec: Spec, counts: Mapping[str, int], total: int) -> dict[str, Any]:

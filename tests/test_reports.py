@@ -6,13 +6,16 @@ import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from datasets import load_from_disk
 
 from spectrumgen.analysis import coverage_report, pattern_diversity, quality_analysis
+from spectrumgen.export import chat_messages
 from spectrumgen.graph.builder import build_graph
 from spectrumgen.graph.context import RunContext
 from spectrumgen.ledger import open_ledger
 from spectrumgen.schemas.spec import Spec
+from spectrumgen.text_gates import words
 from tests.helpers import run_cli
 
 
@@ -51,10 +54,22 @@ def test_quality_analysis_finds_what_a_lopsided_dataset_lacks(
     assert good["rule_violations"] == {}
     lopsided = [r for r in records if r["authenticity_target"] == "excellent"]
     lopsided[0] = {**lopsided[0], "support_provided": 10.0}  # past its ceiling
+    lopsided[1] = {**lopsided[1], "response": "I " + "sorry, " * 10 + "sorry."}  # a loop
     bad = quality_analysis(spec, lopsided)
     assert bad["spectrum_coverage"]["categories_covered"] == 1
     assert bad["systematic_validation"]["meets_spectrum_requirements"] is False
-    assert bad["rule_violations"] == {"support_provided": 1}
+    assert bad["rule_violations"] == {
+        "support_rule": 1,
+        "repetition": 1,
+        "low_variety": 1,
+        "word_salad": 1,
+    }
+    assert good["text"]["flagged_share"]["repetition"] == 0.0
+    assert bad["text"]["flagged_share"]["repetition"] == round(1 / len(lopsided), 3)
+    doubled = quality_analysis(spec, records + records)["text"]["distinct_2"]["response"]
+    assert doubled == pytest.approx(good["text"]["distinct_2"]["response"] / 2, abs=0.002)
+    mean_words = sum(len(words(r["reasoning"])) for r in records) / len(records)
+    assert good["text"]["mean_words"]["reasoning"] == round(mean_words, 1)
     assert {"capacity": "crisis", "authenticity": "failed", "complexity": "baseline"} in bad[
         "systematic_validation"
     ]["missing_combinations"]
@@ -129,6 +144,10 @@ def test_export_writes_each_format_with_a_dataset_card(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in (tmp_path / "x-jsonl" / "data.jsonl").open()]
     assert len(rows) == 12
     assert [m["role"] for m in rows[0]["messages"]] == ["system", "user", "assistant"]
+    thinking = run_cli("export", "--out", "think", "--chat", "--reasoning", "think", cwd=tmp_path)
+    assert thinking.returncode == 0, thinking.stderr
+    first = json.loads((tmp_path / "think" / "data.jsonl").read_text().splitlines()[0])
+    assert first["messages"][2]["content"].startswith("<think>\nCapacity ")
     assert pq.read_table(tmp_path / "x-parquet" / "data.parquet").num_rows == 12
     assert len(load_from_disk(str(tmp_path / "x-hf" / "hf"))) == 12
     plain = run_cli("export", "--format", "jsonl", "--out", "plain", cwd=tmp_path)
@@ -163,3 +182,27 @@ def test_quality_command_reads_a_run_or_a_dataset_and_the_manifest_carries_it(
     (tmp_path / "broken.jsonl").write_text("{not json\n")
     broken = run_cli("quality", "--dataset", "broken.jsonl", cwd=tmp_path)
     assert broken.returncode == 2 and "not a JSON-lines dataset" in broken.stderr
+
+
+def test_chat_messages_read_as_training_data_and_can_carry_the_reasoning(spec: Spec) -> None:
+    record = {
+        "context": "Mara asks the character to help her move flats on Saturday.",
+        "response": "I can carry boxes for two hours, Mara, then I need to rest.",
+        "reasoning": "Capacity 3 allows up to 5 support and Mara needs 6, a gap of 1.",
+        "effective_capacity": 3.0,
+        "support_needed": 6.0,
+        "authenticity_target": "struggling",
+        "complexity_type": "mixed_emotions",
+    }
+    system, user, assistant = chat_messages(spec, record)
+    assert "someone who asks for help. At capacity X out of 10" in system["content"]
+    assert "  " not in system["content"] and "\n" not in system["content"]
+    assert (
+        user["content"].startswith(record["context"]) and "Your capacity: 3/10" in user["content"]
+    )
+    assert assistant == {"role": "assistant", "content": record["response"]}
+    thinking = chat_messages(spec, record, reasoning="think")[2]["content"]
+    assert thinking == f"<think>\n{record['reasoning']}\n</think>\n\n{record['response']}"
+    field = chat_messages(spec, record, reasoning="field")[2]
+    assert field["content"] == record["response"]
+    assert field["reasoning_content"] == record["reasoning"]

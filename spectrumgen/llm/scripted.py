@@ -23,8 +23,13 @@ from spectrumgen.llm.tokens import estimate_tokens
 from spectrumgen.schemas.prompts import JUDGE_MARKER, read_judge_lines, read_scenario_lines
 
 # "miscalculation" (reasoning states a wrong capacity) is not among them: it breaks no rule unless
-# the spec asks for numerical grounding, so tests ask for it by name.
+# the spec asks for numerical grounding, so tests ask for it by name. Nor are the text faults a
+# weak model makes (TEXT_FAULT_KINDS), which the text-quality gates catch.
 FAULT_KINDS = ("malformed", "missing", "out_of_range", "support_rule", "duplicate", "placeholder")
+TEXT_FAULT_KINDS = ("repeated_words", "copied_reasoning", "off_topic_context")
+OFF_TOPIC_CONTEXT = (
+    "Sociobiology is the study of the biological basis of social behaviour across species."
+)
 CANNED_RESPONSE = "I hear you and I am always here for you, whatever you need from me."
 
 
@@ -105,6 +110,13 @@ class ScriptedChatModel(BaseChatModel):
                 item["response"] = previous_response
             elif fault == "placeholder":
                 item["response"] = "TODO"
+            elif fault == "repeated_words":  # a base model's loop
+                word = str(item["response"]).split()[-1].strip(".,!?").lower()
+                item["response"] = "The " + ", ".join([word] * 12) + "."
+            elif fault == "copied_reasoning":
+                item["reasoning"] = item["response"]
+            elif fault == "off_topic_context" and "context" in item:
+                item["context"] = OFF_TOPIC_CONTEXT
             elif fault == "miscalculation":  # states a capacity the fields do not have
                 capacity = float(scenario["effective_capacity"])
                 item["reasoning"] = item["reasoning"].replace(
@@ -129,15 +141,27 @@ class ScriptedChatModel(BaseChatModel):
         return json.dumps({"situations": situations}, ensure_ascii=False)
 
     def _judge(self, examples: list[dict[str, Any]]) -> str:
-        """Score each example 0.9, or 0.2 for a `judge_low_rate` share of first attempts."""
+        """Fit 0.9, or 0.2 for a `judge_low_rate` share of first attempts; authenticity estimated
+        blind, from the closing phrase the scripted writer uses for each target, within 0.05."""
         scores = []
         for example in examples:
             attempt = example.get("attempt", 1)
-            low = attempt == 1 and (
-                _rng(self.seed, "judge", str(example["id"])).random() < self.judge_low_rate
-            )
+            rng = _rng(self.seed, "judge", str(example["id"]))
+            low = attempt == 1 and rng.random() < self.judge_low_rate
             why = "the response does not show its type" if low else "fits type and target"
-            scores.append({"scenario_id": example["id"], "fit": 0.2 if low else 0.9, "why": why})
+            estimate = _authenticity_estimate(str(example.get("response", "")))
+            if estimate is not None:
+                estimate = round(min(1.0, max(0.0, estimate + rng.uniform(-0.05, 0.05))) / 0.05)
+                estimate = round(estimate * 0.05, 2)
+            scores.append(
+                {
+                    "scenario_id": example["id"],
+                    "fit": 0.2 if low else 0.9,
+                    "authenticity": estimate,
+                    "problem": "wrong_type" if low else "none",
+                    "why": why,
+                }
+            )
         return json.dumps({"scores": scores})
 
     def _pick_fault(self, rng: random.Random) -> str | None:
@@ -291,6 +315,17 @@ CLOSERS = {
         "I've got room for this, truly.",
     ],
 }
+
+
+# The middle of each seed target's range: what the scripted judge estimates for a closer.
+TARGET_MIDDLES = {"failed": 0.3, "struggling": 0.5, "authentic": 0.7, "excellent": 0.9}
+
+
+def _authenticity_estimate(response: str) -> float | None:
+    for target, closers in CLOSERS.items():
+        if any(response.endswith(closer) for closer in closers):
+            return TARGET_MIDDLES[target]
+    return None
 
 
 FEELINGS = {"crisis": "exhausted", "low": "drained", "medium": "steady enough", "high": "rested"}

@@ -1,8 +1,10 @@
 """validate: check every example against the spec's rules and the run's quotas.
 
 Per example: support within the shared ceiling, authenticity score inside its target's range,
-texts long enough and not placeholders, the response no near-duplicate of one already accepted
-in the run. Per run: an example is only accepted while each of its buckets is under quota.
+texts long enough, not placeholders and passing the text-quality gates (no degenerate, copied or
+off-topic text: `spectrumgen.text_gates`), the response no near-duplicate of one already accepted
+in the run, and neither response nor context a near-copy of a spec exemplar. Per run: an example
+is only accepted while each of its buckets is under quota.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from spectrumgen.schemas.batch import Outcome
 from spectrumgen.schemas.example import GeneratedItem
 from spectrumgen.schemas.scenario import Scenario
 from spectrumgen.schemas.spec import AXIS_NAMES, Spec
+from spectrumgen.text_gates import copied_fields, field_problems
 
 TEXT_FIELDS = ("context", "response", "reasoning")
 
@@ -42,6 +45,8 @@ def validate(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         if outcome.item is None:
             continue
         outcome.reasons += check_example(spec, outcome.scenario, outcome.item)
+        if not outcome.reasons:
+            outcome.reasons += copies_an_exemplar(spec, outcome.item)
         if not outcome.reasons:
             duplicate = near_duplicate(outcome.item.response, responses, spec)
             if duplicate:
@@ -89,20 +94,36 @@ def check_example(spec: Spec, scenario: Scenario, item: GeneratedItem) -> list[s
         )
     for name in TEXT_FIELDS:
         reasons += check_text(spec, name, getattr(item, name))
+    reasons += copied_fields(
+        spec.example_rules.text_quality, {name: getattr(item, name) for name in TEXT_FIELDS}
+    )
     if spec.numerical_grounding.enabled:
         reasons += grounding_problems(spec, scenario, item)
     return reasons
 
 
 def check_text(spec: Spec, name: str, text: str) -> list[str]:
-    """Why a text field fails the spec's rules: empty, a placeholder, or too short."""
+    """Why a text field fails the spec's rules: empty, a placeholder, too short, or degenerate or
+    off-topic text (the text-quality gates)."""
     rules = spec.example_rules
     text = text.strip()
     if is_placeholder(text, rules.placeholder_patterns):
         return [f"{name} is empty or a placeholder ({text[:30]!r})"]
     if len(text) < rules.min_text_chars:
         return [f"{name} is too short ({len(text)} < {rules.min_text_chars} characters)"]
-    return []
+    return field_problems(rules.text_quality, name, text)
+
+
+def copies_an_exemplar(spec: Spec, item: GeneratedItem) -> list[str]:
+    """A reason for each of response and context that is a near-copy of a spec exemplar."""
+    reasons = []
+    for name in ("response", "context"):
+        shown = {f"exemplar {i + 1}": getattr(e, name) for i, e in enumerate(spec.exemplars)}
+        match = _closest(getattr(item, name), shown, spec)
+        if match is not None:
+            key, score = match
+            reasons.append(f"{name} is a near-duplicate of {key} (similarity {score:.0f})")
+    return reasons
 
 
 def is_placeholder(text: str, patterns: list[str]) -> bool:
@@ -114,19 +135,25 @@ def is_placeholder(text: str, patterns: list[str]) -> bool:
 
 def near_duplicate(response: str, accepted: dict[str, str], spec: Spec) -> str | None:
     """A reason when the response is too similar to an accepted one, else None."""
-    if not accepted:
+    match = _closest(response, accepted, spec)
+    if match is None:
+        return None
+    scenario_id, score = match
+    return f"response is a near-duplicate of scenario {scenario_id} (similarity {score:.0f})"
+
+
+def _closest(text: str, others: dict[str, str], spec: Spec) -> tuple[str, float] | None:
+    """The key and similarity of the most similar text at or over the spec's cut-off."""
+    if not others:
         return None
     match = process.extractOne(
-        response,
-        accepted,
+        text,
+        others,
         scorer=fuzz.ratio,
         processor=utils.default_process,
         score_cutoff=spec.example_rules.near_duplicate_similarity,
     )
-    if match is None:
-        return None
-    _, score, scenario_id = match
-    return f"response is a near-duplicate of scenario {scenario_id} (similarity {score:.0f})"
+    return None if match is None else (match[2], match[1])
 
 
 def _quota_full(

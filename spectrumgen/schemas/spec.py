@@ -61,6 +61,7 @@ class AuthenticityTarget(_Strict):
     support_offset: NumberRange
     support_floor: float = Field(default=0.0, ge=0)
     description: str = ""
+    rubric: str = Field(default="", description="What a judge looks for (default: description).")
     min_examples: int = Field(default=0, ge=0)
 
 
@@ -69,6 +70,7 @@ class ComplexityType(_Strict):
 
     name: str
     description: str
+    rubric: str = Field(default="", description="What a judge looks for (default: description).")
     frequency: float | None = Field(default=None, gt=0, le=1)
     min_examples: int = Field(default=0, ge=0)
 
@@ -92,10 +94,114 @@ class SupportRule(_Strict):
         return round(min(self.maximum, effective_capacity + self.capacity_offset), 2)
 
 
+class TextQuality(_Strict):
+    """The text-quality gates (`spectrumgen.text_gates`): degenerate, copied, off-topic text.
+
+    Repetition measures follow Gopher (Rae et al. 2021, Table A1), rescaled for short fields;
+    every number was set on the labelled set `tests/data/text_quality_labelled.jsonl` (see
+    `bench/text_gates.py`), with where it comes from in its description.
+    """
+
+    enabled: bool = True
+    min_words: dict[str, int] = Field(
+        default_factory=lambda: {"context": 8, "response": 5, "reasoning": 8},
+        description="Fewest words per field: a situation or a calculation needs a sentence.",
+    )
+    require_finished_sentences: bool = Field(
+        default=True,
+        description="Every field ends a sentence (. ! ? or a closing quote): text cut off at a "
+        "token or length limit is not an example.",
+    )
+    repetition_min_words: int = Field(
+        default=8, ge=1, description="Repetition is judged on fields of at least this many words."
+    )
+    max_top_word_share: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="Most frequent content word's share of all words (3+ times). Gopher's top "
+        "2-gram share is 0.20 for documents; single words in short fields, same bound.",
+    )
+    repetition_ngram: int = Field(default=3, ge=2, le=10)
+    max_duplicate_ngram_share: float = Field(
+        default=0.25,
+        gt=0,
+        le=1,
+        description="Share of characters in word 3-grams already seen. Gopher: 0.15 for 5-grams "
+        "in documents; short fields repeat little by chance, so 3-grams at 0.25.",
+    )
+    variety_min_words: int = Field(
+        default=12, ge=1, description="Variety and stop words are judged on fields this long."
+    )
+    min_distinct_word_ratio: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Distinct words / words (type-token ratio). Written English of 12-80 words "
+        "sits at 0.6-0.9 in the labelled set; loops fall below 0.5.",
+    )
+    min_function_word_share: float = Field(
+        default=0.12,
+        ge=0,
+        le=1,
+        description="Share of common function words (the, to, I, you, is...). Gopher asks a "
+        "document for 2 of 'the be to of and that have with', which misfires on short dialogue "
+        "(10 of the 24 good examples fail it); good fields sit at 0.25+, word salad at 0.",
+    )
+    max_duplicate_line_fraction: float = Field(
+        default=0.3, ge=0, le=1, description="Gopher's duplicate line fraction, 0.30."
+    )
+    max_repeated_sentences: int = Field(
+        default=0,
+        ge=0,
+        description="Sentences of 3+ words said twice in one field: a writer of one to five "
+        "sentences does not repeat one (none in the labelled set's good examples).",
+    )
+    max_broken_words: int = Field(
+        default=0,
+        ge=0,
+        description='Words with two apostrophes or "\'s" on a function word ("and\'s"): '
+        "token-stitching, never writing.",
+    )
+    max_glued_punctuation: int = Field(
+        default=1, ge=0, description="Words run together through punctuation ('help,and')."
+    )
+    max_field_similarity: float = Field(
+        default=75.0,
+        gt=0,
+        le=100,
+        description="Similarity (0-100) at which one field copies another (reasoning or context "
+        "vs response, reasoning vs context).",
+    )
+    topic_cues: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Per field, regexes of which `min_topic_cues` must match (case-insensitive).",
+    )
+    min_topic_cues: dict[str, int] = Field(default_factory=dict)
+    topic_descriptions: dict[str, str] = Field(
+        default_factory=dict, description="What each field must read as, for the reason text."
+    )
+
+    @model_validator(mode="after")
+    def _cues_compile(self) -> Self:
+        import re
+
+        for name, cues in self.topic_cues.items():
+            for cue in cues:
+                try:
+                    re.compile(cue)
+                except re.error as error:
+                    raise ValueError(
+                        f"topic_cues.{name}: {cue!r} is not a regex: {error}"
+                    ) from None
+        return self
+
+
 class ExampleRules(_Strict):
     """Checks every generated example must pass."""
 
     min_text_chars: int = Field(default=20, ge=1)
+    text_quality: TextQuality = TextQuality()
     near_duplicate_similarity: float = Field(default=90.0, gt=0, le=100)
     placeholder_patterns: list[str] = Field(
         default_factory=lambda: [
@@ -145,6 +251,35 @@ class ModelRouting(_Strict):
     default: str | None = Field(default=None, description="Model for types not listed.")
     judge: str | None = Field(default=None, description="Model that scores accepted examples.")
     min_judge_score: float = Field(default=0.6, ge=0, le=1)
+    judge_score_tolerance: float = Field(
+        default=0.15,
+        ge=0,
+        le=1,
+        description="How far outside the target's range the judge's own authenticity estimate "
+        "may fall before the example is rejected as off target.",
+    )
+
+
+class Exemplar(_Strict):
+    """A complete hand-written example with its scenario's numbers, shown to the model for form.
+
+    A prompt shows a few, chosen to differ from its batch's scenarios; they never enter the
+    dataset, and a response or context too close to one is rejected as a near-duplicate.
+    """
+
+    capacity_level: str
+    effective_capacity: float
+    authenticity_target: str
+    authenticity_score: float
+    complexity_type: str
+    support_needed: float
+    support_provided: float
+    hints: dict[str, str] = Field(
+        default_factory=dict, description="The situation hints its context was built on."
+    )
+    context: str
+    response: str
+    reasoning: str
 
 
 class Spec(_Strict):
@@ -160,6 +295,12 @@ class Spec(_Strict):
     quality_thresholds: QualityThresholds = QualityThresholds()
     model_routing: ModelRouting = ModelRouting()
     numerical_grounding: NumericalGrounding = NumericalGrounding()
+    exemplars: list[Exemplar] = Field(default_factory=list)
+    situation_hints: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Per hint (e.g. who, asks, when), phrases compose draws one of per scenario "
+        "and the prompt shows, so situations vary on purpose instead of repeating one pattern.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -203,7 +344,36 @@ class Spec(_Strict):
             raise ValueError(
                 "quality_thresholds.min_complexity_types: more than the spec's complexity types"
             )
+        for hint, phrases in self.situation_hints.items():
+            if hint in RESERVED_HINT_NAMES:
+                raise ValueError(f"situation_hints.{hint}: the name is taken by a scenario field")
+            if not phrases or not all(p.strip() for p in phrases):
+                raise ValueError(f"situation_hints.{hint}: give at least one non-empty phrase")
+        for index, exemplar in enumerate(self.exemplars):
+            self._check_exemplar(f"exemplars[{index}]", exemplar)
         return self
+
+    def _check_exemplar(self, where: str, exemplar: Exemplar) -> None:
+        for axis_name in AXIS_NAMES:
+            if getattr(exemplar, axis_name) not in self.bucket_names(axis_name):
+                raise ValueError(f"{where}.{axis_name}: unknown {getattr(exemplar, axis_name)!r}")
+        level = self.capacity(exemplar.capacity_level).range
+        if not level.contains(exemplar.effective_capacity):
+            raise ValueError(
+                f"{where}.effective_capacity: {exemplar.effective_capacity} is outside "
+                f"{exemplar.capacity_level}'s {level.low}-{level.high}"
+            )
+        target = self.authenticity(exemplar.authenticity_target).range
+        if not target.contains(exemplar.authenticity_score):
+            raise ValueError(
+                f"{where}.authenticity_score: {exemplar.authenticity_score} is outside "
+                f"{exemplar.authenticity_target}'s {target.low}-{target.high}"
+            )
+        ceiling = self.support_rule.ceiling(exemplar.effective_capacity)
+        if not 0 <= exemplar.support_provided <= ceiling:
+            raise ValueError(
+                f"{where}.support_provided: {exemplar.support_provided} is outside 0-{ceiling}"
+            )
 
     def bucket_names(self, axis_name: str) -> list[str]:
         """Names of one axis's buckets, in spec order."""
@@ -257,3 +427,20 @@ class Spec(_Strict):
 
 
 AXIS_NAMES = ("capacity_level", "authenticity_target", "complexity_type")
+# What a scenario line already says (schemas/prompts.py); situation hints take other names.
+RESERVED_HINT_NAMES = frozenset(
+    {
+        "id",
+        "capacity",
+        "effective_capacity",
+        "ceiling",
+        "support_needed",
+        "target",
+        "score_range",
+        "suggested_score",
+        "type",
+        "attempt",
+        "situation",
+        "fix",
+    }
+)

@@ -1,0 +1,273 @@
+"""Text-quality gates: degenerate, copied or off-topic text never reaches the dataset.
+
+Every gate is a named reason, `"<gate>: <detail>"`, so rejected.jsonl and the manifest can count
+failures by kind. The repetition measures are the Gopher rules (Rae et al. 2021, "Scaling
+Language Models", Table A1; the same measures datatrove's GopherRepetitionFilter and
+GopherQualityFilter compute), rescaled for fields of one to five sentences: on a 30-word field
+Gopher's document thresholds misfire (its top 2-gram share counts a pair seen once, so almost
+every short field exceeds 0.20), so each threshold here was set on the labelled set in
+`tests/data/text_quality_labelled.jsonl` (`python bench/text_gates.py` prints precision and
+recall per gate). The thresholds live in the spec (`example_rules.text_quality`), documented
+field by field in `spectrumgen.schemas.spec.TextQuality`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+
+from rapidfuzz import fuzz, utils
+
+from spectrumgen.schemas.spec import TextQuality
+
+TOO_FEW_WORDS = "too_few_words"
+UNFINISHED = "unfinished"
+REPETITION = "repetition"
+LOW_VARIETY = "low_variety"
+WORD_SALAD = "word_salad"
+REPEATED_SENTENCES = "repeated_sentences"
+BROKEN_WORDS = "broken_words"
+GLUED_PUNCTUATION = "glued_punctuation"
+COPIED_FIELD = "copied_field"
+OFF_TOPIC = "off_topic"
+GATES = (
+    TOO_FEW_WORDS,
+    UNFINISHED,
+    REPETITION,
+    LOW_VARIETY,
+    WORD_SALAD,
+    REPEATED_SENTENCES,
+    BROKEN_WORDS,
+    GLUED_PUNCTUATION,
+    COPIED_FIELD,
+    OFF_TOPIC,
+)
+
+CURLY_APOSTROPHE = "\u2019"
+WORD = re.compile(rf"[A-Za-z][A-Za-z'{CURLY_APOSTROPHE}-]*")
+# A word run straight into the next one through punctuation ("help,and", "tired.But"); two
+# letters on each side, so "e.g." and "3.5" pass.
+GLUED = re.compile(r"[A-Za-z]{2,}[,;:!?.][A-Za-z]{2,}")
+# Two apostrophes in a word ("She'snt't"), or "'s" on a word that takes none ("and's"): the marks
+# of a small model stitching tokens, never of a writer.
+BROKEN_WORD = re.compile(
+    r"[a-z]*'[a-z]*'[a-z']*|(and|the|to|of|a|an|in|on|at|for|with|or|but|is|was)'s"
+)
+SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+# A sentence ends on one of these (a closing quote or bracket may follow).
+FINISHED = re.compile(r"[.!?\u2026][\"'\u2019\u201d)\]]*\s*$")
+# Gopher's quality filter asks every document for two of its eight stop words; short dialogue
+# often has none of those eight, so the word-salad gate counts these common function words
+# instead (the eight among them). They are also left out of "the most frequent word": "I" or
+# "the" five times in a sentence is English, a content word five times is a loop.
+GOPHER_STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
+_MORE_FUNCTION_WORDS = """a an i me my you your it its is am are was were he she they we his her
+their them this in on at for but or not so if as by from up out just do did can can't cannot i'm
+i'll i've don't won't will would could should"""
+FUNCTION_WORDS = GOPHER_STOP_WORDS | frozenset(_MORE_FUNCTION_WORDS.split())
+TEXT_FIELDS = ("context", "response", "reasoning")
+# Field pairs that must not copy each other: (field, the field it may not repeat).
+COPY_PAIRS = (("reasoning", "response"), ("context", "response"), ("reasoning", "context"))
+
+
+def words(text: str) -> list[str]:
+    """The words of a text, lower-cased (letters, apostrophes and hyphens)."""
+    return [w.lower().replace(CURLY_APOSTROPHE, "'") for w in WORD.findall(text)]
+
+
+def field_problems(rules: TextQuality, name: str, text: str) -> list[str]:
+    """Why one text field is degenerate or off-topic (empty when it reads as text)."""
+    if not rules.enabled:
+        return []
+    tokens = words(text)
+    minimum = rules.min_words.get(name, 0)
+    if len(tokens) < minimum:
+        return [f"{TOO_FEW_WORDS}: {name} has {len(tokens)} words (at least {minimum})"]
+    reasons = []
+    if rules.require_finished_sentences and not FINISHED.search(text):
+        reasons.append(f"{UNFINISHED}: {name} stops mid-sentence (...{text.strip()[-25:]!r})")
+    reasons += _repetition(rules, name, tokens)
+    if len(tokens) >= rules.variety_min_words:
+        distinct = len(set(tokens)) / len(tokens)
+        if distinct < rules.min_distinct_word_ratio:
+            reasons.append(
+                f"{LOW_VARIETY}: {name} uses {len(set(tokens))} distinct words in {len(tokens)} "
+                f"(ratio {distinct:.2f} < {rules.min_distinct_word_ratio:g})"
+            )
+        function_share = sum(t in FUNCTION_WORDS for t in tokens) / len(tokens)
+        if function_share < rules.min_function_word_share:
+            reasons.append(
+                f"{WORD_SALAD}: {name} is a list of words, not sentences ({function_share:.0%} "
+                f"function words < {rules.min_function_word_share:.0%})"
+            )
+    reasons += _repeated_sentences(rules, name, text)
+    broken = [w for w in WORD.findall(text) if BROKEN_WORD.fullmatch(w.lower())]
+    if len(broken) > rules.max_broken_words:
+        reasons.append(
+            f"{BROKEN_WORDS}: {name} has words no writer writes "
+            f"({', '.join(repr(w) for w in broken[:3])})"
+        )
+    glued = GLUED.findall(text)
+    if len(glued) > rules.max_glued_punctuation:
+        reasons.append(
+            f"{GLUED_PUNCTUATION}: {name} runs words together through punctuation "
+            f"({', '.join(repr(g) for g in glued[:3])})"
+        )
+    reasons += _off_topic(rules, name, text)
+    return reasons
+
+
+def copied_fields(rules: TextQuality, fields: Mapping[str, str]) -> list[str]:
+    """Pairs of fields where one copies the other (e.g. a reasoning that repeats the response)."""
+    if not rules.enabled:
+        return []
+    reasons = []
+    for name, other in COPY_PAIRS:
+        if name not in fields or other not in fields:
+            continue
+        score = similarity(fields[name], fields[other])
+        if score >= rules.max_field_similarity:
+            reasons.append(
+                f"{COPIED_FIELD}: {name} copies the {other} (similarity {score:.0f} >= "
+                f"{rules.max_field_similarity:g})"
+            )
+    return reasons
+
+
+def similarity(a: str, b: str) -> float:
+    """0-100: how much of one text the other repeats.
+
+    The plain similarity of the two (rapidfuzz's normalised Indel ratio), or, when the shorter is
+    at least half as long, how well it is found inside the longer (`partial_ratio`): a reasoning
+    that is the response plus a sentence still counts as a copy.
+    """
+    a, b = utils.default_process(a), utils.default_process(b)
+    if not a or not b:
+        return 0.0
+    score = fuzz.ratio(a, b)
+    short, long = sorted((a, b), key=len)
+    if len(short) >= 0.5 * len(long):
+        score = max(score, fuzz.partial_ratio(short, long))
+    return float(score)
+
+
+def _repetition(rules: TextQuality, name: str, tokens: list[str]) -> list[str]:
+    """A word or word run repeated over and over (Gopher's top- and duplicate-n-gram shares)."""
+    if len(tokens) < rules.repetition_min_words:
+        return []
+    content = [t for t in tokens if t not in FUNCTION_WORDS]
+    if content:
+        top, count = Counter(content).most_common(1)[0]
+        share = count / len(tokens)
+        if count >= 3 and share > rules.max_top_word_share:
+            return [
+                f"{REPETITION}: {name} repeats {top!r} {count} times ({share:.0%} of its words)"
+            ]
+    share = duplicate_ngram_share(tokens, rules.repetition_ngram)
+    if share > rules.max_duplicate_ngram_share:
+        return [
+            f"{REPETITION}: {share:.0%} of {name} is {rules.repetition_ngram}-word runs it "
+            "already said"
+        ]
+    return []
+
+
+def duplicate_ngram_share(tokens: list[str], n: int) -> float:
+    """Share of characters inside word n-grams that already occurred (Gopher's duplicate n-gram
+    character fraction; a repeated run is counted once per repeat, not per overlapping n-gram)."""
+    total = sum(len(t) for t in tokens)
+    if total == 0 or len(tokens) < 2 * n:
+        return 0.0
+    seen: set[tuple[str, ...]] = set()
+    repeated = [False] * len(tokens)
+    for start in range(len(tokens) - n + 1):
+        gram = tuple(tokens[start : start + n])
+        if gram in seen:
+            for index in range(start, start + n):
+                repeated[index] = True
+        seen.add(gram)
+    return sum(len(t) for t, flag in zip(tokens, repeated, strict=True) if flag) / total
+
+
+def _repeated_sentences(rules: TextQuality, name: str, text: str) -> list[str]:
+    """The same line, or the same sentence of 3+ words, said twice (Gopher's duplicate-line
+    fraction; short fields repeat at the sentence, rarely the line)."""
+    lines = [" ".join(line.lower().split()) for line in text.splitlines() if line.strip()]
+    if len(lines) > 1 and (len(lines) - len(set(lines))) / len(lines) > (
+        rules.max_duplicate_line_fraction
+    ):
+        return [f"{REPEATED_SENTENCES}: {name} repeats {len(lines) - len(set(lines))} lines"]
+    sentences = [" ".join(s.lower().strip(" .!?").split()) for s in SENTENCE.findall(text)]
+    sentences = [s for s in sentences if len(s.split()) >= 3]
+    repeated = sorted({s for s in sentences if sentences.count(s) > 1})
+    if len(repeated) > rules.max_repeated_sentences:
+        return [f"{REPEATED_SENTENCES}: {name} says {repeated[0]!r} more than once"]
+    return []
+
+
+def _off_topic(rules: TextQuality, name: str, text: str) -> list[str]:
+    cues = rules.topic_cues.get(name)
+    if not cues:
+        return []
+    found = {cue for cue in cues if re.search(cue, text, re.IGNORECASE)}
+    needed = rules.min_topic_cues.get(name, 1)
+    if len(found) >= needed:
+        return []
+    what = rules.topic_descriptions.get(name, "what the field is about")
+    return [f"{OFF_TOPIC}: {name} does not read as {what} ({len(found)} of {needed} cues)"]
+
+
+def item_problems(rules: TextQuality, fields: Mapping[str, str]) -> list[str]:
+    """Every text-quality reason for one example's text fields."""
+    reasons = [r for name, text in fields.items() for r in field_problems(rules, name, text)]
+    return reasons + copied_fields(rules, fields)
+
+
+def gate_of(reason: str) -> str | None:
+    """The gate a reason came from, or None for a reason no text gate gives."""
+    head = reason.split(":", 1)[0]
+    return head if head in GATES else None
+
+
+def labelled_rows(path: str | Path, fields: tuple[str, ...] = TEXT_FIELDS) -> list[dict[str, str]]:
+    """A labelled set for tuning the gates (JSON lines: `label` "good" or a gate's name).
+
+    A bad row may name a good `base` row and give only the field it breaks; the rest is copied.
+    """
+    rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    by_id = {row["id"]: row for row in rows}
+    return [
+        {**{k: by_id[row["base"]][k] for k in fields}, **row} if "base" in row else row
+        for row in rows
+    ]
+
+
+def precision_recall(
+    rules: TextQuality, rows: list[dict[str, str]], fields: tuple[str, ...]
+) -> dict[str, dict[str, float | int]]:
+    """Each gate's precision and recall on labelled rows (`label`: "good" or a gate's name).
+
+    Precision: of the rows a gate flags, the share that are bad (any label but "good"); recall:
+    of the rows labelled with the gate, the share it flags. "all" is every gate together.
+    """
+    flagged: dict[str, set[int]] = {gate: set() for gate in (*GATES, "all")}
+    for index, row in enumerate(rows):
+        for reason in item_problems(rules, {name: row[name] for name in fields}):
+            gate = gate_of(reason)
+            if gate is not None:
+                flagged[gate].add(index)
+                flagged["all"].add(index)
+    bad = {i for i, row in enumerate(rows) if row["label"] != "good"}
+    table: dict[str, dict[str, float | int]] = {}
+    for gate, hits in flagged.items():
+        labelled = bad if gate == "all" else {i for i in bad if rows[i]["label"] == gate}
+        table[gate] = {
+            "labelled": len(labelled),
+            "flagged": len(hits),
+            "precision": round(len(hits & bad) / len(hits), 3) if hits else 1.0,
+            "recall": round(len(hits & labelled) / len(labelled), 3) if labelled else 1.0,
+        }
+    return table

@@ -1,0 +1,142 @@
+"""The text-quality gates: degenerate, copied and off-topic text is rejected with a named reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from spectrumgen.graph.builder import build_graph
+from spectrumgen.graph.context import RunContext
+from spectrumgen.ledger import open_ledger
+from spectrumgen.llm.scripted import TEXT_FAULT_KINDS, ScriptedChatModel
+from spectrumgen.nodes.validate import check_example, copies_an_exemplar
+from spectrumgen.reasons import reason_code
+from spectrumgen.schemas.example import GeneratedItem
+from spectrumgen.schemas.spec import Spec
+from spectrumgen.text_gates import (
+    GATES,
+    duplicate_ngram_share,
+    item_problems,
+    labelled_rows,
+    precision_recall,
+    words,
+)
+from spectrumgen.text_gates import TEXT_FIELDS as FIELDS
+from tests.helpers import make_scenarios, valid_item
+
+LABELLED = Path(__file__).parent / "data" / "text_quality_labelled.jsonl"
+
+
+def test_the_labelled_set_has_good_and_bad_examples_of_every_gate() -> None:
+    rows = labelled_rows(LABELLED)
+    labels = [row["label"] for row in rows]
+    assert len(rows) >= 60 and labels.count("good") >= 20
+    assert all(labels.count(gate) >= 5 for gate in GATES), labels
+
+
+TUNING = [row for row in labelled_rows(LABELLED) if row.get("split") != "held_out"]
+HELD_OUT = [row for row in labelled_rows(LABELLED) if row.get("split") == "held_out"]
+
+
+@pytest.mark.parametrize("row", TUNING, ids=lambda row: row["id"])
+def test_each_tuning_example_gets_the_verdict_it_was_written_for(spec: Spec, row) -> None:
+    reasons = item_problems(spec.example_rules.text_quality, {k: row[k] for k in FIELDS})
+    if row["label"] == "good":
+        assert reasons == []
+    else:
+        assert row["label"] in {reason_code(r) for r in reasons}, reasons
+
+
+def test_the_held_out_set_rejects_no_good_example_and_catches_nine_in_ten(spec: Spec) -> None:
+    table = precision_recall(spec.example_rules.text_quality, HELD_OUT, FIELDS)
+    assert len(HELD_OUT) >= 20
+    assert table["all"]["precision"] == 1.0 and table["all"]["recall"] >= 0.9, table["all"]
+
+
+def test_precision_and_recall_count_flags_against_labels(spec: Spec) -> None:
+    rows = [
+        {"label": "good", "context": "x", "response": "y", "reasoning": "z"},
+        {"label": "too_few_words", "context": "x", "response": "y", "reasoning": "z"},
+    ]
+    table = precision_recall(spec.example_rules.text_quality, rows, FIELDS)
+    # Both rows are too short: the gate finds the bad one and wrongly flags the good one.
+    assert table["too_few_words"] == {
+        "labelled": 1,
+        "flagged": 2,
+        "precision": 0.5,
+        "recall": 1.0,
+    }
+
+
+def test_a_response_full_of_one_repeated_word_is_rejected_as_repetition(spec: Spec) -> None:
+    scenario = make_scenarios(spec, 1)[0]
+    item = GeneratedItem.model_validate(
+        valid_item(scenario)
+        | {"response": "The ivory's ivory ivory, ivory, ivory, ivory and the ivory of ivory."}
+    )
+    reasons = check_example(spec, scenario, item)
+    assert [reason_code(r) for r in reasons][:1] == ["repetition"], reasons
+    assert "'ivory'" in reasons[0]
+
+
+def test_a_reasoning_equal_to_its_response_is_rejected_as_a_copy(spec: Spec) -> None:
+    scenario = make_scenarios(spec, 1)[0]
+    fields = valid_item(scenario)
+    item = GeneratedItem.model_validate(fields | {"reasoning": fields["response"]})
+    reasons = check_example(spec, scenario, item)
+    assert any(r.startswith("copied_field: reasoning copies the response") for r in reasons)
+
+
+def test_an_off_topic_context_is_rejected_naming_what_it_should_be(spec: Spec) -> None:
+    scenario = make_scenarios(spec, 1)[0]
+    item = GeneratedItem.model_validate(
+        valid_item(scenario)
+        | {"context": "The theory of sociobiology explains social behaviour by evolution."}
+    )
+    [reason] = check_example(spec, scenario, item)
+    assert reason.startswith("off_topic: context does not read as someone asking the character")
+
+
+def test_a_spec_can_turn_the_gates_off(spec: Spec) -> None:
+    rules = spec.example_rules.text_quality.model_copy(update={"enabled": False})
+    assert item_problems(rules, {"response": "ivory ivory ivory ivory ivory ivory ivory"}) == []
+
+
+def test_duplicate_ngram_share_counts_repeated_runs_once_per_repeat() -> None:
+    assert duplicate_ngram_share(words("one two three four five six"), 3) == 0.0
+    looped = words("I can help I can help I can help")
+    assert duplicate_ngram_share(looped, 3) == pytest.approx(
+        sum(map(len, looped[3:])) / sum(map(len, looped))
+    )
+
+
+def test_a_bad_cue_regex_is_refused_naming_the_field(spec: Spec) -> None:
+    data = spec.model_dump()
+    data["example_rules"]["text_quality"]["topic_cues"] = {"context": ["(unclosed"]}
+    with pytest.raises(ValidationError, match=r"topic_cues\.context"):
+        Spec.model_validate(data)
+
+
+def test_a_response_copied_from_an_exemplar_is_a_near_duplicate(spec: Spec) -> None:
+    scenario = make_scenarios(spec, 1)[0]
+    exemplar = spec.exemplars[2]
+    item = GeneratedItem.model_validate(valid_item(scenario) | {"response": exemplar.response})
+    [reason] = copies_an_exemplar(spec, item)
+    assert reason.startswith("response is a near-duplicate of exemplar 3")
+    assert reason_code(reason) == "near_duplicate"
+
+
+def test_a_run_rejects_text_faults_by_name_and_counts_them(scripted_context: RunContext) -> None:
+    graph = build_graph(chat_model=ScriptedChatModel(fault_rate=0.3, faults=TEXT_FAULT_KINDS))
+    result = graph.compile().invoke({"target": 20}, context=scripted_context)
+    assert result["status"] == "complete"
+    rejected = open_ledger(scripted_context.db_url).rejections(result["run_id"])
+    codes = {reason_code(r) for rejection in rejected for r in rejection["reasons"]}
+    assert {"repetition", "copied_field", "off_topic"} <= codes
+    by_reason = result["manifest"]["rejections"]["by_reason"]
+    assert by_reason["repetition"] >= 1 and by_reason["off_topic"] >= 1
+    lines = (Path(scripted_context.out_dir or "") / "rejected.jsonl").read_text().splitlines()
+    assert len(lines) == len(rejected)
+    assert result["manifest"]["quality"]["text"]["flagged_share"]["repetition"] == 0.0
