@@ -64,7 +64,7 @@ def main() -> None:
             schema = (
                 BatchReply.model_json_schema()
                 if mode == "loose"
-                else batch_json_schema(spec, scenarios, backend.text_schema)
+                else batch_json_schema(spec, scenarios, backend.text_schemas)
             )
             started = time.perf_counter()
             reply = call_batch(

@@ -10,6 +10,7 @@ import random
 from pathlib import Path
 
 import pytest
+from langchain_core.messages import HumanMessage
 
 from spectrumgen.graph.builder import build_graph
 from spectrumgen.graph.context import RunContext
@@ -19,7 +20,7 @@ from spectrumgen.nodes.compose import compose_scenario
 from spectrumgen.nodes.parse import parse_reply
 from spectrumgen.nodes.validate import check_example
 from spectrumgen.schemas.batch import batch_json_schema
-from spectrumgen.schemas.prompts import system_prompt, user_prompt
+from spectrumgen.schemas.prompts import completion_document, system_prompt, user_prompt
 from spectrumgen.schemas.scenario import Cell
 from spectrumgen.schemas.spec import Spec
 from tests.helpers import run_cli
@@ -43,7 +44,7 @@ def test_one_real_batch_is_valid_json_and_keeps_every_numeric_rule(
     ]
     backend = backend_for(RunContext(backend="embedded", batch_size=2))
     assert backend.model_name == EMBEDDED_MODEL_NAME and backend.notice == DEMO_NOTICE
-    schema = batch_json_schema(spec, scenarios, backend.text_schema)
+    schema = batch_json_schema(spec, scenarios, backend.text_schemas)
     reply = call_batch(
         backend, system_prompt(spec, scenarios), user_prompt(scenarios), schema, len(scenarios)
     )
@@ -106,3 +107,23 @@ def test_auto_with_no_ollama_says_so_once_in_one_line_and_runs_embedded(tmp_path
     assert len(notices) == 1 and "ollama pull qwen3:8b" in notices[0], done.stderr
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["backend"] == "embedded" and DEMO_NOTICE in manifest["notes"]
+
+
+def test_the_grammar_keeps_key_order_and_opens_contexts_with_hints_holding_regex_signs(
+    spec: Spec,
+) -> None:
+    # A hint with regex signs once made a grammar llama.cpp could not parse (the process crashed),
+    # and sorted keys once made the model write scores before naming its scenario.
+    cell = Cell(capacity_level="low", authenticity_target="failed", complexity_type="baseline")
+    scenario = compose_scenario(spec, cell, "s0", random.Random(1)).model_copy(
+        update={"hints": {"who": "Mr. Adeyemi (retired) from flat 3.2"}}
+    )
+    backend = backend_for(RunContext(backend="embedded", batch_size=1))
+    schema = batch_json_schema(spec, [scenario], backend.text_schemas)
+    reply = backend.chat_model.invoke(
+        [HumanMessage(completion_document(spec, [scenario], spec.exemplars[:1]))],
+        json_schema=schema,
+        max_tokens=30,
+    )
+    text = "".join(str(reply.content).split())  # the grammar allows optional spaces
+    assert text.startswith('{"examples":[{"scenario_id":"s0","context":"Mr.Adeyemi(r')

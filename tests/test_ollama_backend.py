@@ -15,6 +15,7 @@ from spectrumgen.graph.builder import build_graph
 from spectrumgen.graph.context import RunContext
 from spectrumgen.ledger import open_ledger
 from spectrumgen.llm.ollama import TOKENS_PER_ITEM, context_window
+from spectrumgen.schemas.prompts import read_scenario_lines
 from tests.helpers import run_cli
 from tests.llm_servers import Behaviour, OllamaHandler, serve
 
@@ -147,10 +148,12 @@ def test_routing_sends_each_type_to_its_model_and_the_judge_scores_every_batch(
     by_model: dict[str, list[dict[str, Any]]] = {m: [] for m in models}
     for request in behaviour.requests:
         by_model[request["model"]].append(request)
-    for request in by_model["qwen3:8b"]:
-        assert '"type": "baseline"' in request["messages"][-1]["content"]
-    for request in by_model["qwen3:30b-a3b"]:
-        assert '"type": "baseline"' not in request["messages"][-1]["content"]
+
+    def types(request: dict[str, Any]) -> set[object]:
+        return {line["type"] for line in read_scenario_lines(request["messages"][-1]["content"])}
+
+    assert all(types(r) == {"baseline"} for r in by_model["qwen3:8b"])
+    assert all("baseline" not in types(r) for r in by_model["qwen3:30b-a3b"])
     assert by_model["qwen3:8b"] and by_model["qwen3:30b-a3b"]
     judged = by_model["qwen3:32b"]
     generated = len(by_model["qwen3:8b"]) + len(by_model["qwen3:30b-a3b"])

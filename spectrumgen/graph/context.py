@@ -31,7 +31,8 @@ class RunContext:
         metadata={
             "description": "Model routing: empty = `model` for everything; 'spec' = the spec's "
             "table (seed: baseline qwen3:8b, others qwen3:30b-a3b, judge qwen3:32b); or entries "
-            "like 'baseline=qwen3:8b,default=qwen3:30b-a3b,judge=qwen3:32b'."
+            "like 'baseline=qwen3:8b,default=qwen3:30b-a3b,judge=qwen3:32b'. 'judge=self' has "
+            "each batch judged by the model that wrote it (one more call per batch)."
         },
     )
     base_url: str | None = field(
@@ -57,6 +58,13 @@ class RunContext:
         metadata={
             "description": "1: one call writes whole examples. 2: one batched call writes the "
             "situations, a second the responses (the seed's multi-step generation)."
+        },
+    )
+    exemplars: int = field(
+        default=2,
+        metadata={
+            "description": "Spec exemplars shown per call for form, chosen to differ from the "
+            "batch (0: none). They cost prompt tokens and never enter the dataset."
         },
     )
     concurrency: int = field(

@@ -24,6 +24,7 @@ from spectrumgen.graph.context import RunContext
 from spectrumgen.llm import embedded, ollama, openai_compat
 from spectrumgen.llm.routing import resolve_routes
 from spectrumgen.llm.tokens import estimate_tokens
+from spectrumgen.schemas.scenario import Scenario
 from spectrumgen.specs import load_spec
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,11 @@ class Backend:
     where: str = field(default="", metadata={"description": "URL or file, for error lines."})
     notice: str | None = None
     options: Options = _no_options
-    text_schema: dict[str, Any] | None = None
+    text_schemas: Callable[[Scenario], dict[str, dict[str, Any]]] | None = None
+    completion: bool = field(
+        default=False,
+        metadata={"description": "A base model: prompt it with a document to continue."},
+    )
 
 
 @dataclass(frozen=True)
@@ -189,7 +194,8 @@ def _backend(
                 "json_schema": schema,
                 "max_tokens": embedded.TOKENS_PER_ITEM * max(1, items),
             },
-            text_schema=embedded.text_schema(),
+            text_schemas=embedded.text_schemas,
+            completion=True,
         )
     raise BadInputError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
 
@@ -211,7 +217,8 @@ def call_batch(
     options = backend.options(schema, items) if schema is not None else {}
     started = time.perf_counter()
     try:
-        message = backend.chat_model.invoke([SystemMessage(system), HumanMessage(user)], **options)
+        messages = [SystemMessage(system), HumanMessage(user)] if system else [HumanMessage(user)]
+        message = backend.chat_model.invoke(messages, **options)
     except Exception as error:
         raise _sorted_error(error, backend) from error
     text = message.content if isinstance(message.content, str) else str(message.content)

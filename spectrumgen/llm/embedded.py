@@ -29,6 +29,8 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import PrivateAttr
 
 from spectrumgen.errors import BackendUnavailableError
+from spectrumgen.schemas.prompts import DOCUMENT_CUE
+from spectrumgen.schemas.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +40,23 @@ DEMO_NOTICE = (
     "production data"
 )
 INSTALL_HINT = 'pip install -e ".[embedded]" (see the README for the llama-cpp-python build flags)'
-# Words, not digits or runs of one character: the base model otherwise fills strings with "0000".
-TEXT_PATTERN = r"^[A-Z][a-z']{0,11}( [a-zA-Z',.!?-]{1,12}){4,20}$"
+# Words (or short numbers), each followed by at most one punctuation mark, the last one ending
+# the sentence: the base model otherwise fills strings with "0000", runs words together
+# ("help,and") or stops mid-sentence at the length limit. Each field's start is fixed too, which a
+# 270M base model needs to stay in its role: the context opens with who asks (the scenario's
+# `who` hint), the response the way the character speaks, the reasoning with the capacity.
+WORD = r"([a-zA-Z']{1,14}|[0-9]{1,2}([.][0-9])?)"
+WORDS = rf"( {WORD}[,.!?]?)"
+END = rf" {WORD}[.!?]$"
+OPENERS = "I|I'm|I'll|I've|I'd|Yes|No|Okay|Oh|Sorry|Look|Listen|Fine|Sure|Well|Honestly|Maybe"
+TEXT_PATTERNS = {
+    "context": rf"^[A-Z][a-zA-Z']{{0,13}}[,]?{WORDS}{{6,30}}{END}",
+    "response": rf"^({OPENERS})[,.!?]?{WORDS}{{4,30}}{END}",
+    "reasoning": rf"^Capacity [0-9]([.][0-9])? allows{WORDS}{{5,30}}{END}",
+}
+# llama.cpp's schema-to-grammar converter takes no backslash escapes in a pattern (and a grammar
+# it cannot parse crashes the process), so a literal special character goes in a class: "[.]".
+REGEX_SPECIALS = set(".^$*+?()[]{}|")
 TOKENS_PER_ITEM = 260
 PROMPT_TOKENS_ALLOWANCE = 1200
 
@@ -117,7 +134,9 @@ class EmbeddedChatModel(BaseChatModel):
         prompt = completion_prompt(messages)
         with self._lock:
             llama = self._load()
-            grammar = _grammar(json.dumps(schema, sort_keys=True)) if schema else None
+            # Key order matters: the grammar writes properties in the schema's order (scenario_id
+            # first, then the texts in the order the exemplars show them), so no sort_keys.
+            grammar = _grammar(json.dumps(schema)) if schema else None
             started = time.perf_counter()
             result = llama.create_completion(
                 prompt,
@@ -163,8 +182,11 @@ class EmbeddedChatModel(BaseChatModel):
 
 
 def completion_prompt(messages: list[BaseMessage]) -> str:
-    """A base model continues text: the rules, the scenarios, then the start of the answer."""
-    body = "\n\n".join(str(m.content) for m in messages)
+    """A base model continues text: a completion document as it is (see
+    `spectrumgen.schemas.prompts.completion_document`), or chat messages joined, then "JSON:"."""
+    body = "\n\n".join(str(m.content) for m in messages if str(m.content))
+    if body.endswith(DOCUMENT_CUE):
+        return body
     return f"{body}\n\nJSON:\n"
 
 
@@ -188,6 +210,11 @@ def embedded_chat_model(seed: int, batch_size: int) -> EmbeddedChatModel:
     return EmbeddedChatModel(path=str(model_path()), n_ctx=n_ctx, seed=seed)
 
 
-def text_schema() -> dict[str, Any]:
-    """What the grammar lets the model write in a text field."""
-    return {"type": "string", "pattern": TEXT_PATTERN}
+def text_schemas(scenario: Scenario | None = None) -> dict[str, dict[str, Any]]:
+    """What the grammar lets the model write in each text field of a scenario's example."""
+    patterns = dict(TEXT_PATTERNS)
+    who = scenario.hints.get("who") if scenario is not None else None
+    if who:
+        literal = "".join(f"[{c}]" if c in REGEX_SPECIALS else c for c in who if c not in "\\[]")
+        patterns["context"] = rf"^{literal[0].upper()}{literal[1:]}{WORDS}{{5,30}}{END}"
+    return {name: {"type": "string", "pattern": p} for name, p in patterns.items()}

@@ -57,7 +57,8 @@ def compose(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
 
 
 def compose_scenario(spec: Spec, cell: Cell, scenario_id: str, rng: random.Random) -> Scenario:
-    """Draw a cell's numbers; derive support_needed and the support ceiling by the spec's rules."""
+    """Draw a cell's numbers; derive support_needed and the support ceiling by the spec's rules;
+    draw one phrase of each of the spec's situation hints."""
     capacity = spec.capacity(cell.capacity_level)
     target = spec.authenticity(cell.authenticity_target)
     rule = spec.support_rule
@@ -75,6 +76,7 @@ def compose_scenario(spec: Spec, cell: Cell, scenario_id: str, rng: random.Rando
         authenticity_high=target.range.high,
         support_needed=support_needed,
         support_ceiling=rule.ceiling(effective_capacity),
+        hints={name: rng.choice(phrases) for name, phrases in spec.situation_hints.items()},
     )
 
 

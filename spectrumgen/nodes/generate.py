@@ -17,8 +17,13 @@ from langgraph.runtime import Runtime
 from spectrumgen.errors import BackendUnavailableError
 from spectrumgen.llm import Backend, backend_for, call_batch
 from spectrumgen.nodes.common import node_parts
-from spectrumgen.schemas.batch import BatchTask, RawReply, batch_json_schema
-from spectrumgen.schemas.prompts import system_prompt, user_prompt
+from spectrumgen.schemas.batch import FULL, BatchTask, RawReply, batch_json_schema
+from spectrumgen.schemas.prompts import (
+    completion_document,
+    pick_exemplars,
+    system_prompt,
+    user_prompt,
+)
 
 
 def make_generate(chat_model: BaseChatModel | None = None) -> Callable[..., dict[str, Any]]:
@@ -33,9 +38,13 @@ def make_generate(chat_model: BaseChatModel | None = None) -> Callable[..., dict
             if chat_model is not None
             else backend_for(parts.context, batch.model)
         )
-        system = system_prompt(parts.spec, batch.scenarios, batch.stage)
-        user = user_prompt(batch.scenarios)
-        schema = batch_json_schema(parts.spec, batch.scenarios, backend.text_schema, batch.stage)
+        shown = pick_exemplars(parts.spec, batch.scenarios, parts.context.exemplars, batch.batch_id)
+        if backend.completion and batch.stage == FULL:  # a base model continues a document
+            system, user = "", completion_document(parts.spec, batch.scenarios, shown)
+        else:
+            system = system_prompt(parts.spec, batch.scenarios, batch.stage)
+            user = user_prompt(batch.scenarios, shown)
+        schema = batch_json_schema(parts.spec, batch.scenarios, backend.text_schemas, batch.stage)
         reply = RawReply(
             batch_id=batch.batch_id,
             wave=batch.wave,

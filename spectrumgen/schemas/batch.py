@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,6 +15,7 @@ from spectrumgen.schemas.spec import Spec
 SUPPORT_STEP = 0.5
 SCORE_STEP = 0.05
 FULL, SITUATION, RESPONSE = "full", "situation", "response"
+TEXT_FIELDS = ("context", "response", "reasoning")
 
 
 def stage_of(scenario: Scenario, stages: int) -> str:
@@ -41,7 +43,7 @@ class BatchReply(BaseModel):
 def batch_json_schema(
     spec: Spec,
     scenarios: list[Scenario],
-    text_schema: dict[str, Any] | None = None,
+    text_schemas: Callable[[Scenario], dict[str, dict[str, Any]]] | None = None,
     stage: str = FULL,
 ) -> dict[str, Any]:
     """The reply's JSON schema for one batch, tightened per scenario for constrained decoding.
@@ -49,10 +51,16 @@ def batch_json_schema(
     One item per scenario, in order, its id fixed; `support_provided` limited to the values the
     scenario's ceiling allows and `authenticity_score` to its target's range (as enums: grammar
     converters handle those everywhere, numeric bounds rarely). Texts must be at least as long as
-    validation wants; a backend may pass its own `text_schema` (the embedded one asks for words).
+    validation wants; a backend may give its own schema per scenario and text field (the embedded
+    one asks for words, and fixes how each field begins and ends).
     """
-    text = text_schema or {"type": "string", "minLength": spec.example_rules.min_text_chars}
-    items = [_item_schema(s, text, stage) for s in scenarios]
+    plain = {"type": "string", "minLength": spec.example_rules.min_text_chars}
+
+    def texts(scenario: Scenario) -> dict[str, dict[str, Any]]:
+        given = text_schemas(scenario) if text_schemas else {}
+        return {name: given.get(name, plain) for name in TEXT_FIELDS}
+
+    items = [_item_schema(s, texts(s), stage) for s in scenarios]
     key = "situations" if stage == SITUATION else "examples"
     return {
         "type": "object",
@@ -69,21 +77,21 @@ def batch_json_schema(
     }
 
 
-def _item_schema(scenario: Scenario, text: dict[str, Any], stage: str) -> dict[str, Any]:
+def _item_schema(
+    scenario: Scenario, texts: dict[str, dict[str, Any]], stage: str
+) -> dict[str, Any]:
     scenario_id = {"type": "string", "const": scenario.scenario_id}
     if stage == SITUATION:
         return {
             "type": "object",
-            "properties": {"scenario_id": scenario_id, "context": text},
+            "properties": {"scenario_id": scenario_id, "context": texts["context"]},
             "required": ["scenario_id", "context"],
         }
     schema: dict[str, Any] = {
         "type": "object",
         "properties": {
             "scenario_id": scenario_id,
-            "context": text,
-            "response": text,
-            "reasoning": text,
+            **{name: texts[name] for name in TEXT_FIELDS},
             "support_provided": {
                 "type": "number",
                 "enum": steps(0.0, scenario.support_ceiling, SUPPORT_STEP),
@@ -162,6 +170,7 @@ class Outcome(BaseModel):
     model: str = ""
     backend: str = ""
     judge_score: float | None = None
+    judge_authenticity: float | None = None
     stage: str = FULL
     situation: str | None = Field(default=None, description="Stage 1's accepted situation.")
 
@@ -180,6 +189,8 @@ class RejectedRecord(BaseModel):
     item: GeneratedItem | None = None
     model: str
     backend: str
+    judge_fit: float | None = None
+    judge_authenticity: float | None = None
 
     @classmethod
     def from_outcome(cls, run_id: str, outcome: Outcome) -> RejectedRecord:
@@ -197,4 +208,6 @@ class RejectedRecord(BaseModel):
             item=outcome.item,
             model=outcome.model,
             backend=outcome.backend,
+            judge_fit=outcome.judge_score,
+            judge_authenticity=outcome.judge_authenticity,
         )

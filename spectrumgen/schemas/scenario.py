@@ -34,6 +34,9 @@ class Scenario(Cell):
     situation: str | None = Field(
         default=None, description="Two-stage mode: the situation stage 1 wrote for stage 2."
     )
+    hints: dict[str, str] = Field(
+        default_factory=dict, description="The spec's situation hints drawn for this scenario."
+    )
 
     @property
     def repairs_so_far(self) -> int:
