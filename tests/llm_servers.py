@@ -9,6 +9,7 @@ reply off at its token limit, wrap it in think tags and code fences, or answer s
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from spectrumgen.llm.scripted import ScriptedChatModel
+from spectrumgen.llm.scripted import FAULT_KINDS, ScriptedChatModel
 from spectrumgen.llm.tokens import estimate_tokens
 
 
@@ -35,19 +36,32 @@ class Behaviour:
     report_usage: bool = True
     down: bool = False  # drop every connection unanswered, as a server that went away
     down_after: int | None = None  # go down after this many chat requests
+    # A noisy model, seeded: a share of items broken, of calls failed with HTTP 500, of replies
+    # cut off at the token limit.
+    item_fault_rate: float = 0.0
+    faults: tuple[str, ...] = FAULT_KINDS
+    error_rate: float = 0.0
+    truncate_rate: float = 0.0
+    seed: int = 0
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    rng: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        self.rng.seed(self.seed)
 
     def next_failure(self) -> int | None:
         with self.lock:
-            return self.fail_statuses.pop(0) if self.fail_statuses else None
+            if self.fail_statuses:
+                return self.fail_statuses.pop(0)
+            return 500 if self.error_rate and self.rng.random() < self.error_rate else None
 
     def take_truncation(self) -> bool:
         with self.lock:
             if self.truncate_first > 0:
                 self.truncate_first -= 1
                 return True
-            return False
+            return bool(self.truncate_rate) and self.rng.random() < self.truncate_rate
 
 
 def scripted_answer(messages: list[dict[str, Any]], behaviour: Behaviour) -> str:
@@ -56,7 +70,10 @@ def scripted_answer(messages: list[dict[str, Any]], behaviour: Behaviour) -> str
         SystemMessage(m["content"]) if m["role"] == "system" else HumanMessage(m["content"])
         for m in messages
     ]
-    text = str(ScriptedChatModel().invoke(converted).content)
+    model = ScriptedChatModel(
+        seed=behaviour.seed, fault_rate=behaviour.item_fault_rate, faults=behaviour.faults
+    )
+    text = str(model.invoke(converted).content)
     if behaviour.wrap:
         text = f"<think>\nplanning the batch\n</think>\n```json\n{text}\n```"
     return text

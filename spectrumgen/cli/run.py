@@ -14,6 +14,7 @@ from langchain_core.runnables import RunnableConfig
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from spectrumgen.budget import HOPELESS
 from spectrumgen.cli.common import (
     EXIT_BUDGET,
     EXIT_INTERRUPTED,
@@ -29,7 +30,7 @@ from spectrumgen.graph.context import DEFAULT_DB_URL, DEFAULT_MODEL, RunContext
 from spectrumgen.ledger import open_ledger
 from spectrumgen.llm import BACKENDS, backend_for, choose_backend
 from spectrumgen.llm.routing import resolve_routes
-from spectrumgen.nodes.finish import COMPLETE, build_manifest
+from spectrumgen.nodes.finish import BUDGET_SPENT, COMPLETE, build_manifest
 from spectrumgen.nodes.plan_gaps import new_run_id
 from spectrumgen.quotas import evaluate
 from spectrumgen.specs import DEFAULT_SPEC, load_spec
@@ -60,6 +61,16 @@ def run(
             "(a complexity type, 'default' or 'judge'), e.g. --route judge=qwen3:32b."
         ),
     ] = None,
+    judge: Annotated[
+        str | None,
+        typer.Option(
+            help="Judge accepted examples: 'self' (the model that wrote the batch, one more "
+            "call per batch) or a model name; same as --route judge=..."
+        ),
+    ] = None,
+    exemplars: Annotated[
+        int, typer.Option(min=0, max=8, help="Spec exemplars shown per call for form (0: none).")
+    ] = 2,
     db: Annotated[str, typer.Option(help="SQLAlchemy URL of the coverage ledger.")] = (
         DEFAULT_DB_URL
     ),
@@ -102,7 +113,8 @@ def run(
 ) -> None:
     """Generate until the target and every quota are met, or the call budget is spent."""
     loaded_spec = load_spec(spec)
-    routing = ",".join(route) if route else None
+    entries = [*(route or []), *([f"judge={judge}"] if judge else [])]
+    routing = ",".join(entries) if entries else None
     if join and resume:
         raise BadInputError("--join and --resume exclude each other")
     settings = _run_settings(db, resume or join, target, backend, model, seed, routing)
@@ -115,6 +127,7 @@ def run(
         db_url=db,
         out_dir=str(out_dir),
         batch_size=batch_size,
+        exemplars=exemplars,
         concurrency=concurrency,
         stages=stages,
         max_repairs=max_repairs,
@@ -188,6 +201,7 @@ def run(
         raise
     _print_summary(final, out_dir)
     if final.get("status") != COMPLETE:
+        err.print(_why_unfinished(final), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_BUDGET)
 
 
@@ -320,7 +334,10 @@ def _print_summary(final: dict[str, Any], out_dir: Path) -> None:
     tokens = manifest.get("tokens", {})
     table = Table(title=f"run {manifest.get('run_id')}: {final.get('status')}", show_header=False)
     table.add_row("accepted", f"{counts.get('accepted')} / {manifest.get('target')}")
-    table.add_row("LLM calls", f"{manifest.get('llm_calls')} of {manifest.get('call_budget')}")
+    stopped_early = " (stopped early)" if manifest.get("call_budget_rule") == HOPELESS else ""
+    table.add_row(
+        "LLM calls", f"{manifest.get('llm_calls')} of {manifest.get('call_budget')}{stopped_early}"
+    )
     table.add_row("items asked for", str(counts.get("items_requested")))
     table.add_row(
         "repairs / rejected attempts",
@@ -328,7 +345,25 @@ def _print_summary(final: dict[str, Any], out_dir: Path) -> None:
     )
     estimated = " (estimated)" if tokens.get("estimated") else ""
     per_example = (tokens.get("per_accepted_example") or {}).get("total")
-    table.add_row("tokens", f"{tokens.get('total')}{estimated}, {per_example} per accepted example")
+    table.add_row(
+        "tokens",
+        f"{tokens.get('total')}{estimated}"
+        + (f", {per_example} per accepted example" if per_example is not None else ""),
+    )
+    attempts = manifest.get("acceptance_by_attempt") or []
+    table.add_row(
+        "accepted per attempt",
+        ", ".join(f"#{a['attempt']} {a['rate']:.0%} of {a['tried']}" for a in attempts) or "-",
+    )
+    table.add_row("top rejection reasons", _top_reasons(manifest) or "none")
+    judge = manifest.get("judge")
+    if judge:
+        calibration = judge["calibration"]
+        table.add_row(
+            "judge",
+            f"{judge['kept']} kept, {judge['rejected']} rejected; authenticity off by "
+            f"{calibration['mean_abs_diff']} on average, correlation {calibration['correlation']}",
+        )
     for note in manifest.get("notes", []):
         table.add_row("note", note)
     shortfalls = manifest.get("quota", {}).get("shortfalls") or []
@@ -336,6 +371,32 @@ def _print_summary(final: dict[str, Any], out_dir: Path) -> None:
     table.add_row("quotas", "met" if not shortfalls else "; ".join(shortfalls[:3]) + more)
     table.add_row("files", str(out_dir))
     out.print(table)
+
+
+def _top_reasons(manifest: dict[str, Any]) -> str:
+    top = (manifest.get("rejections") or {}).get("top") or []
+    return ", ".join(f"{t['reason']} ({t['count']})" for t in top)
+
+
+def _why_unfinished(final: dict[str, Any]) -> str:
+    """One line for exit 3: what stopped the run and why items failed most."""
+    manifest = final.get("manifest", {})
+    counts = manifest.get("counts", {})
+    if manifest.get("call_budget_rule") == HOPELESS:
+        what = (
+            f"the model passed {manifest.get('acceptance_rate', 0):.0%} of "
+            f"{counts.get('items_requested')} items, too few to reach the target; stopped early"
+        )
+    elif final.get("status") == BUDGET_SPENT:
+        what = "the call or token budget was spent"
+    else:
+        what = "the quotas can no longer be met"
+    reasons = _top_reasons(manifest)
+    return (
+        f"not complete: {what} ({counts.get('accepted')} of {manifest.get('target')} accepted)"
+        + (f"; top rejection reasons: {reasons}" if reasons else "")
+        + "; see rejected.jsonl"
+    )
 
 
 @app.command()

@@ -78,6 +78,7 @@ class GenerationState(TypedDict, total=False):
     judge_calls: list[dict[str, Any]]
     llm_calls: int
     call_budget: int
+    budget_rule: str
     tokens_used: int
     token_budget: int | None
     status: str

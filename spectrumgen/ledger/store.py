@@ -264,6 +264,8 @@ class Ledger:
                     item=json.loads(row.item_json) if row.item_json else None,
                     model=row.model,
                     backend=row.backend,
+                    judge_fit=row.judge_fit,
+                    judge_authenticity=row.judge_authenticity,
                 ).model_dump()
                 for row in rows
             ]

@@ -116,6 +116,8 @@ class Example(Base):
     model: Mapped[str] = mapped_column(String(128))
     backend: Mapped[str] = mapped_column(String(32))
     attempt: Mapped[int] = mapped_column(Integer)
+    judge_fit: Mapped[float | None] = mapped_column(Float, nullable=True)
+    judge_authenticity: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
@@ -137,6 +139,8 @@ class Rejection(Base):
     item_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     model: Mapped[str] = mapped_column(String(128))
     backend: Mapped[str] = mapped_column(String(32))
+    judge_fit: Mapped[float | None] = mapped_column(Float, nullable=True)
+    judge_authenticity: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 

@@ -3,6 +3,7 @@
 A run's `routing` setting is empty (the run's one model writes everything), `spec` (the spec's
 `model_routing` table), or entries such as
 `baseline=qwen3:8b,default=qwen3:30b-a3b,judge=qwen3:32b`; entries after `spec` override it.
+`judge=self` has each batch judged by the model that wrote it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from spectrumgen.errors import BadInputError
 from spectrumgen.schemas.spec import Spec
 
 DEFAULT_KEY, JUDGE_KEY, SPEC_KEYWORD = "default", "judge", "spec"
+SELF_JUDGE = "self"  # each batch's own model judges it
 
 
 @dataclass(frozen=True)
@@ -29,10 +31,14 @@ class Routes:
         """The model that writes examples of this complexity type."""
         return self.by_complexity.get(complexity_type, self.default)
 
+    def judge_for(self, writer: str) -> str | None:
+        """The model that judges a batch `writer` wrote (None: no judge)."""
+        return writer if self.judge == SELF_JUDGE else self.judge
+
     def models(self) -> list[str]:
         """Every model the run needs, the judge included."""
         names = [self.default, *self.by_complexity.values()]
-        if self.judge:
+        if self.judge and self.judge != SELF_JUDGE:
             names.append(self.judge)
         return sorted(set(names))
 
@@ -48,6 +54,8 @@ class Routes:
 
 def resolve_routes(spec: Spec, routing: str, model: str) -> Routes:
     """The routing table a run's `routing` setting names (see module docstring).
+
+    A judge entry names a model, or "self" for each batch's own model (`--judge self`).
 
     Raises:
         BadInputError: an entry that is not `TYPE=MODEL`, or a type the spec lacks.

@@ -18,6 +18,7 @@ from spectrumgen.llm.embedded import DEMO_NOTICE, EMBEDDED_MODEL_NAME
 from spectrumgen.llm.routing import resolve_routes
 from spectrumgen.nodes.common import node_parts
 from spectrumgen.quotas import QuotaReport, evaluate
+from spectrumgen.run_report import acceptance_by_attempt, judge_summary, rejection_summary
 from spectrumgen.schemas.spec import Spec
 
 COMPLETE, BUDGET_SPENT, QUOTAS_UNMET = "complete", "budget_spent", "quotas_unmet"
@@ -45,6 +46,7 @@ def finish(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         status,
         budget,
         seconds=time.time() - float(state.get("started_at") or time.time()),
+        budget_rule=str(state.get("budget_rule") or ""),
     )
     files: dict[str, str] = {}
     if parts.context.out_dir:
@@ -70,10 +72,12 @@ def build_manifest(
     status: str,
     call_budget: int,
     seconds: float,
+    budget_rule: str = "",
 ) -> dict[str, Any]:
     """Everything needed to know how a run's data came to be."""
     stats = ledger.run_stats(run_id)
     models = ledger.run_models(run_id)
+    examples, rejections = ledger.examples(run_id), ledger.rejections(run_id)
     tokens = stats.prompt_tokens + stats.completion_tokens
 
     def per_example(amount: float) -> float | None:
@@ -103,6 +107,12 @@ def build_manifest(
         },
         "llm_calls": stats.llm_calls,
         "call_budget": call_budget,
+        "call_budget_rule": budget_rule or None,
+        "acceptance_rate": (  # examples per item asked for, per stage (as the budget counts)
+            round(stats.accepted * context.stages / stats.items_requested, 3)
+            if stats.items_requested
+            else None
+        ),
         "tokens": {
             "prompt": stats.prompt_tokens,
             "completion": stats.completion_tokens,
@@ -120,7 +130,10 @@ def build_manifest(
             "llm": round(stats.llm_seconds, 3),
             "llm_per_accepted_example": per_example(stats.llm_seconds),
         },
-        "quality": _quality(spec, ledger, run_id, report.target),
+        "acceptance_by_attempt": acceptance_by_attempt(examples, rejections),
+        "rejections": rejection_summary(rejections),
+        "judge": judge_summary(examples, rejections),
+        "quality": _quality(spec, examples, report.target),
         "quota": {
             "met": report.met,
             "shortfalls": report.shortfalls,
@@ -132,6 +145,7 @@ def build_manifest(
             "concurrency": context.concurrency,
             "stages": context.stages,
             "max_repairs": context.max_repairs,
+            "exemplars": context.exemplars,
             "seed": context.seed,
             "db_url": _redact(context.db_url),
         },
@@ -139,11 +153,11 @@ def build_manifest(
     }
 
 
-def _quality(spec: Spec, ledger: Ledger, run_id: str, target: int) -> dict[str, Any]:
+def _quality(spec: Spec, examples: list[dict[str, Any]], target: int) -> dict[str, Any]:
     """The seed's quality analysis of the run (the first 20 missing cells, and how many)."""
     from spectrumgen.analysis import quality_analysis
 
-    analysis = quality_analysis(spec, ledger.examples(run_id), target)
+    analysis = quality_analysis(spec, examples, target)
     validation = analysis["systematic_validation"]
     missing = validation["missing_combinations"]
     validation["missing_combinations"] = missing[:20]

@@ -1,8 +1,13 @@
-"""judge: a second model scores each accepted example's fit; a low score sends it to repair.
+"""judge: a model scores each accepted example; one that fails the spec's rubric goes to repair.
 
-Runs only when the run's routing names a judge (the seed's Phase 3 'validation' model). One call
-per batch with accepted items, the batches of a wave in parallel. A judge call that fails leaves
-its items accepted and unjudged (the failure is recorded); a transport failure is retried.
+Runs when the run has a judge: `--judge self` (each batch's own model judges it), `--judge MODEL`,
+or the routing's judge (the seed's Phase 3 'validation' model). One call per batch with accepted
+items, the batches of a wave in parallel. The judge rates how clearly the response shows its
+complexity type, estimates its authenticity without being told the target, and names a problem
+(incoherent, off-topic, copied...). An example is rejected for a hard problem, a fit under
+`min_judge_score`, or an estimate further than `judge_score_tolerance` outside its target's
+range. A judge call that fails leaves its items accepted and unjudged (the failure is recorded);
+a transport failure is retried.
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ from pydantic import ValidationError
 from spectrumgen.errors import BackendUnavailableError
 from spectrumgen.graph.state import GenerationState
 from spectrumgen.llm import Backend, backend_for, call_batch
+from spectrumgen.llm.routing import Routes
 from spectrumgen.nodes.common import node_parts
 from spectrumgen.nodes.parse import objects_with_ids
 from spectrumgen.schemas.batch import JudgeCall, Outcome
-from spectrumgen.schemas.judge import JudgeScore, judge_json_schema
+from spectrumgen.schemas.judge import HARD_PROBLEMS, JudgeScore, judge_json_schema
 from spectrumgen.schemas.prompts import judge_prompts
+from spectrumgen.schemas.scenario import Scenario
 from spectrumgen.schemas.spec import Spec
 
 
@@ -35,11 +42,14 @@ def judge(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     for outcome in outcomes:
         if outcome.accepted and outcome.item is not None:
             groups.setdefault(outcome.batch_id, []).append(outcome)
-    backend = backend_for(parts.context, routes.judge)
+    judges = {
+        batch_id: backend_for(parts.context, routes.judge_for(group[0].model))
+        for batch_id, group in groups.items()
+    }
     workers = max(1, min(parts.context.concurrency, len(groups)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(
-            pool.map(lambda item: score_batch(parts.spec, backend, *item), groups.items())
+            pool.map(lambda item: score_batch(parts.spec, judges[item[0]], *item), groups.items())
         )
     calls = [call for call, _ in results]
     scores = {sid: score for _, batch_scores in results for sid, score in batch_scores.items()}
@@ -49,13 +59,12 @@ def judge(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         score = scores.get(outcome.scenario.scenario_id)
         if score is None or not outcome.accepted:
             continue
-        outcome.judge_score = score.fit
-        if score.fit < routes.min_judge_score:
+        outcome.judge_score, outcome.judge_authenticity = score.fit, score.authenticity
+        reason = verdict(parts.spec, routes, outcome.scenario, score)
+        if reason is not None:
+            model = judges[outcome.batch_id].model_name
             outcome.accepted = False
-            outcome.reasons = [
-                f"judge {backend.model_name} scored fit {score.fit:g} (below "
-                f"{routes.min_judge_score:g}): {score.why}"
-            ]
+            outcome.reasons = [f"{reason} (judge {model}: {score.why})"]
             rejected.append(outcome.scenario.scenario_id)
     parts.emit(
         {
@@ -100,3 +109,26 @@ def score_batch(
     if len(scores) < len(ids):  # the unscored stay accepted
         call.error = f"judge scored {len(scores)} of {len(ids)} examples"
     return call, scores
+
+
+def verdict(spec: Spec, routes: Routes, scenario: Scenario, score: JudgeScore) -> str | None:
+    """Why the judge's score rejects the example, as `judge: <problem>: ...`; None to keep it."""
+    if score.problem in HARD_PROBLEMS:
+        return f"judge: {score.problem}: the judge found the example {score.problem}"
+    if score.fit < routes.min_judge_score:
+        problem = score.problem if score.problem != "none" else "wrong_type"
+        return (
+            f"judge: {problem}: fit to {scenario.complexity_type} {score.fit:g} is below "
+            f"{routes.min_judge_score:g}"
+        )
+    tolerance = spec.model_routing.judge_score_tolerance
+    estimate = score.authenticity
+    if estimate is not None and not (
+        scenario.authenticity_low - tolerance <= estimate <= scenario.authenticity_high + tolerance
+    ):
+        return (
+            f"judge: off_target: the judge puts authenticity at {estimate:g}, the target "
+            f"{scenario.authenticity_target} is {scenario.authenticity_low:g}-"
+            f"{scenario.authenticity_high:g}"
+        )
+    return None

@@ -21,6 +21,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from spectrumgen.budget import call_budget
 from spectrumgen.errors import BadInputError
 from spectrumgen.graph.state import GenerationState
 from spectrumgen.ledger.claims import claim_cells, keep_only, live_claims
@@ -51,7 +52,8 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         stats = ledger.run_stats(run_id)
         calls_used, tokens_used = stats.llm_calls, stats.prompt_tokens + stats.completion_tokens
         calls_per_batch = context.calls_per_batch(judged=parts.routes.judge is not None)
-        budget = context.call_budget(target, calls_per_batch)
+        budget_now = call_budget(context, target, calls_per_batch, stats)
+        budget = budget_now.calls
         repair_queue = [Scenario.model_validate(s) for s in state.get("repair_queue", [])]
         remaining = target - len(accepted)
         slots = max(
@@ -121,6 +123,7 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         "focus_cells": [],
         "llm_calls": calls_used,
         "call_budget": budget,
+        "budget_rule": budget_now.rule,
         "tokens_used": tokens_used,
         "token_budget": context.max_tokens,
         "replies": None,

@@ -48,6 +48,8 @@ def record(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
                 item=o.item,
                 model=o.model,
                 backend=o.backend,
+                judge_fit=o.judge_score,
+                judge_authenticity=o.judge_authenticity,
             )
             for o in outcomes
             if o.accepted and o.item is not None

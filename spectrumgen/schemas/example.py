@@ -44,6 +44,8 @@ class ExampleRecord(BaseModel):
     model: str
     backend: str
     attempt: int
+    judge_fit: float | None = None
+    judge_authenticity: float | None = None
 
     @classmethod
     def build(
@@ -55,6 +57,8 @@ class ExampleRecord(BaseModel):
         item: GeneratedItem,
         model: str,
         backend: str,
+        judge_fit: float | None = None,
+        judge_authenticity: float | None = None,
     ) -> ExampleRecord:
         """Join a scenario with the item written for it."""
         return cls(
@@ -76,4 +80,6 @@ class ExampleRecord(BaseModel):
             model=model,
             backend=backend,
             attempt=scenario.attempt,
+            judge_fit=judge_fit,
+            judge_authenticity=judge_authenticity,
         )
