@@ -39,25 +39,47 @@ def collect_examples(ledger: Ledger, spec: Spec, run_ids: list[str] | None) -> l
     return records
 
 
-def chat_messages(spec: Spec, record: dict[str, Any]) -> list[dict[str, str]]:
-    """One example as a conversation: the character's rules, the situation, the response."""
+REASONING_STYLES = ("none", "think", "field")
+
+
+def chat_messages(
+    spec: Spec, record: dict[str, Any], reasoning: str = "none"
+) -> list[dict[str, str]]:
+    """One example as a conversation: the character's rules, the situation, the response.
+
+    `reasoning` carries the example's reasoning for models trained to reason before they answer:
+    "think" puts it in the assistant message inside <think>...</think> before the response (the
+    Qwen3 and DeepSeek-R1 chat format), "field" as the assistant's `reasoning_content`.
+    """
     rule = spec.support_rule
     target = spec.authenticity(record["authenticity_target"])
     complexity = spec.complexity(record["complexity_type"])
     system = (
-        f"You play {spec.character.strip()} A character at capacity X gives at most "
-        f"min({rule.maximum:g}, X+{rule.capacity_offset:g}) support."
+        f"You play {_sentence(spec.character)} At capacity X out of 10 you can give at most "
+        f"min({rule.maximum:g}, X + {rule.capacity_offset:g}) support. Stay in character."
     )
     user = (
-        f"{record['context']}\n\n(capacity {record['effective_capacity']:g}/10, support needed "
-        f"{record['support_needed']:g}, respond as {target.name}: {target.description}; "
-        f"{complexity.name}: {complexity.description})"
+        f"{record['context'].strip()}\n\n[Your capacity: {record['effective_capacity']:g}/10. "
+        f"Support needed: {record['support_needed']:g}/10. Respond as {target.name} "
+        f"({target.description}), {complexity.name.replace('_', ' ')} "
+        f"({complexity.description.lower()}).]"
     )
+    assistant: dict[str, str] = {"role": "assistant", "content": record["response"]}
+    if reasoning == "think":
+        assistant["content"] = f"<think>\n{record['reasoning']}\n</think>\n\n{record['response']}"
+    elif reasoning == "field":
+        assistant["reasoning_content"] = record["reasoning"]
     return [
         {"role": "system", "content": system},
         {"role": "user", "content": user},
-        {"role": "assistant", "content": record["response"]},
+        assistant,
     ]
+
+
+def _sentence(text: str) -> str:
+    """Text as one sentence: folded white space, a full stop at the end."""
+    text = " ".join(text.split())
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def export_dataset(
@@ -67,6 +89,7 @@ def export_dataset(
     out: str | Path,
     chat: bool = False,
     models: list[str] | None = None,
+    reasoning: str = "none",
 ) -> dict[str, Any]:
     """Write the examples and a dataset card to the folder `out`; returns what was written.
 
@@ -75,12 +98,19 @@ def export_dataset(
     """
     if fmt not in FORMATS:
         raise BadInputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if reasoning not in REASONING_STYLES:
+        raise BadInputError(
+            f"unknown reasoning style {reasoning!r}; choose one of {', '.join(REASONING_STYLES)}"
+        )
     if not records:
         raise BadInputError(f"no accepted examples of spec {spec.name} to export")
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     rows = [
-        {"messages": chat_messages(spec, r), **{k: v for k, v in r.items() if k != "response"}}
+        {
+            "messages": chat_messages(spec, r, reasoning),
+            **{k: v for k, v in r.items() if k != "response"},
+        }
         if chat
         else r
         for r in records

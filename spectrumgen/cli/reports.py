@@ -162,6 +162,13 @@ def export(
     chat: Annotated[
         bool, typer.Option(help="Write system/user/assistant messages for fine-tuning.")
     ] = False,
+    reasoning: Annotated[
+        str,
+        typer.Option(
+            help="With --chat: none, think (<think>reasoning</think> before the response, as "
+            "Qwen3 and DeepSeek-R1 are trained) or field (the assistant's reasoning_content)."
+        ),
+    ] = "none",
     spec: SpecOption = DEFAULT_SPEC,
     db: DbOption = DEFAULT_DB_URL,
 ) -> None:
@@ -170,7 +177,7 @@ def export(
 
     loaded = load_spec(spec)
     records = collect_examples(open_ledger(db), loaded, run)
-    written = export_dataset(loaded, records, fmt, out_dir, chat=chat)
+    written = export_dataset(loaded, records, fmt, out_dir, chat=chat, reasoning=reasoning)
     out.print(
         f"exported {written['rows']} examples to {written['data']} (card: {written['card']})",
         markup=False,
