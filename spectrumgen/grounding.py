@@ -2,7 +2,9 @@
 
 Required steps: the capacity X, the ceiling min(maximum, X + offset) and the gap between what is
 needed and what is given (support_needed - support_provided) each appear in the reasoning, and a
-number written right after "capacity", "ceiling" (or "at most") or "gap" equals its field.
+number written right after "capacity", "ceiling" (or "at most", "up to") or "gap" equals its
+field. Without required steps (the default), such a stated number must still not contradict its
+field by more than `stated_tolerance`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ NUMBER = r"(\d+(?:\.\d+)?)"
 TOLERANCE = 0.051  # numbers are written to one decimal
 LABELLED = {
     "capacity": re.compile(rf"\bcapacity\b\D{{0,15}}?{NUMBER}", re.IGNORECASE),
-    "ceiling": re.compile(rf"\b(?:ceiling|at most)\b\D{{0,15}}?{NUMBER}", re.IGNORECASE),
+    "ceiling": re.compile(rf"\b(?:ceiling|at most|up to)\b\D{{0,15}}?{NUMBER}", re.IGNORECASE),
     "gap": re.compile(rf"\bgap\b\D{{0,15}}?{NUMBER}", re.IGNORECASE),
 }
 
@@ -26,19 +28,23 @@ def grounding_problems(spec: Spec, scenario: Scenario, item: GeneratedItem) -> l
     """Every way the example's words disagree with its numbers (empty when grounded)."""
     grounding = spec.numerical_grounding
     problems: list[str] = []
-    if grounding.require_calculation_steps:
-        expected = {
-            "capacity": scenario.effective_capacity,
-            "ceiling": scenario.support_ceiling,
-            "gap": round(abs(scenario.support_needed - item.support_provided), 1),
-        }
+    expected = {
+        "capacity": scenario.effective_capacity,
+        "ceiling": scenario.support_ceiling,
+        "gap": round(abs(scenario.support_needed - item.support_provided), 1),
+    }
+    strict = grounding.require_calculation_steps
+    if strict:
         numbers = [float(n) for n in re.findall(NUMBER, item.reasoning)]
         for name, value in expected.items():
             if not any(abs(n - value) <= TOLERANCE for n in numbers):
                 problems.append(f"reasoning does not state the {name} ({value:g})")
+    if strict or grounding.check_stated_numbers:
+        tolerance = TOLERANCE if strict else grounding.stated_tolerance + 1e-9
+        for name, value in expected.items():
             for match in LABELLED[name].finditer(item.reasoning):
                 stated = float(match.group(1))
-                if abs(stated - value) > TOLERANCE:
+                if abs(stated - value) > tolerance:
                     problems.append(f"reasoning says {name} {stated:g}, the fields give {value:g}")
     if grounding.require_qualitative_anchors:
         words = grounding.anchors.get(scenario.capacity_level, [])

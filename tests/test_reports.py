@@ -60,6 +60,7 @@ def test_quality_analysis_finds_what_a_lopsided_dataset_lacks(
     assert bad["systematic_validation"]["meets_spectrum_requirements"] is False
     assert bad["rule_violations"] == {
         "support_rule": 1,
+        "grounding": 1,  # its reasoning still states the gap of the support it had
         "repetition": 1,
         "low_variety": 1,
         "word_salad": 1,

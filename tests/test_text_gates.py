@@ -140,3 +140,12 @@ def test_a_run_rejects_text_faults_by_name_and_counts_them(scripted_context: Run
     lines = (Path(scripted_context.out_dir or "") / "rejected.jsonl").read_text().splitlines()
     assert len(lines) == len(rejected)
     assert result["manifest"]["quality"]["text"]["flagged_share"]["repetition"] == 0.0
+
+
+def test_an_exemplar_response_with_a_sentence_added_is_still_a_copy(spec: Spec) -> None:
+    scenario = make_scenarios(spec, 1)[0]
+    exemplar = spec.exemplars[1]
+    padded = exemplar.response.strip() + " I'll be there at eight."
+    item = GeneratedItem.model_validate(valid_item(scenario) | {"response": padded})
+    [reason] = copies_an_exemplar(spec, item)
+    assert reason.startswith("response is a near-duplicate of exemplar 2")

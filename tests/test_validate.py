@@ -30,8 +30,9 @@ def test_a_valid_item_passes_every_rule(spec: Spec) -> None:
 def test_support_above_the_ceiling_is_rejected_naming_the_rule(spec: Spec) -> None:
     scenario, item = _item(spec)
     item.support_provided = scenario.support_ceiling + 0.1
-    [reason] = check_example(spec, scenario, item)
+    reason, *others = check_example(spec, scenario, item)
     assert "support_provided" in reason and f"{scenario.support_ceiling:g}" in reason
+    assert all(o.startswith("reasoning says gap") for o in others)  # its stated gap is off too
 
 
 def test_negative_support_is_rejected(spec: Spec) -> None:
@@ -104,3 +105,21 @@ def test_the_node_rejects_duplicates_within_a_wave_and_overfull_buckets(
     assert not third.accepted and "quota" in third.reasons[0] and not third.retryable
     assert runtime.events[-1]["event"] == "validated"
     assert runtime.events[-1]["accepted"] == 1
+
+
+def test_a_reasoning_whose_stated_numbers_contradict_the_fields_is_rejected(spec: Spec) -> None:
+    scenario, item = _item(spec)
+    assert not spec.numerical_grounding.require_calculation_steps  # the seed's default: off
+    capacity, ceiling = scenario.effective_capacity, scenario.support_ceiling
+    item.reasoning = (
+        f"Capacity {capacity:g} allows up to {ceiling - 2:g} support, so the character gives "
+        "what is needed without strain."
+    )
+    assert check_example(spec, scenario, item) == [
+        f"reasoning says ceiling {ceiling - 2:g}, the fields give {ceiling:g}"
+    ]
+    item.reasoning = (
+        f"Capacity {round(capacity):g} allows up to {ceiling:g} support, so the character gives "
+        "what is needed without strain."
+    )  # rounded to a whole number: within the tolerance
+    assert check_example(spec, scenario, item) == []

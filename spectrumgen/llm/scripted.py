@@ -22,8 +22,8 @@ from pydantic import Field
 from spectrumgen.llm.tokens import estimate_tokens
 from spectrumgen.schemas.prompts import JUDGE_MARKER, read_judge_lines, read_scenario_lines
 
-# "miscalculation" (reasoning states a wrong capacity) is not among them: it breaks no rule unless
-# the spec asks for numerical grounding, so tests ask for it by name. Nor are the text faults a
+# "miscalculation" (reasoning states a capacity 1.5 off) is not among them: it breaks only the
+# stated-number check (numerical grounding), so tests ask for it by name. Nor are the text faults a
 # weak model makes (TEXT_FAULT_KINDS), which the text-quality gates catch.
 FAULT_KINDS = ("malformed", "missing", "out_of_range", "support_rule", "duplicate", "placeholder")
 TEXT_FAULT_KINDS = ("repeated_words", "copied_reasoning", "off_topic_context")

@@ -23,7 +23,7 @@ from spectrumgen.schemas.batch import Outcome
 from spectrumgen.schemas.example import GeneratedItem
 from spectrumgen.schemas.scenario import Scenario
 from spectrumgen.schemas.spec import AXIS_NAMES, Spec
-from spectrumgen.text_gates import copied_fields, field_problems
+from spectrumgen.text_gates import copied_fields, field_problems, similarity
 
 TEXT_FIELDS = ("context", "response", "reasoning")
 
@@ -117,12 +117,16 @@ def check_text(spec: Spec, name: str, text: str) -> list[str]:
 def copies_an_exemplar(spec: Spec, item: GeneratedItem) -> list[str]:
     """A reason for each of response and context that is a near-copy of a spec exemplar."""
     reasons = []
+    cutoff = spec.example_rules.near_duplicate_similarity
     for name in ("response", "context"):
-        shown = {f"exemplar {i + 1}": getattr(e, name) for i, e in enumerate(spec.exemplars)}
-        match = _closest(getattr(item, name), shown, spec)
-        if match is not None:
-            key, score = match
-            reasons.append(f"{name} is a near-duplicate of {key} (similarity {score:.0f})")
+        text = getattr(item, name)
+        for index, exemplar in enumerate(spec.exemplars):
+            score = similarity(text, getattr(exemplar, name))  # a copy with a sentence added too
+            if score >= cutoff:
+                reasons.append(
+                    f"{name} is a near-duplicate of exemplar {index + 1} (similarity {score:.0f})"
+                )
+                break
     return reasons
 
 

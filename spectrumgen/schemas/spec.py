@@ -234,11 +234,22 @@ class NumericalGrounding(_Strict):
     require_calculation_steps: bool = False
     require_qualitative_anchors: bool = False
     anchors: dict[str, list[str]] = Field(default_factory=dict)
+    check_stated_numbers: bool = Field(
+        default=True,
+        description="Even when the steps are not required, a number the reasoning writes after "
+        "'capacity', 'ceiling', 'at most', 'up to' or 'gap' must not contradict the fields "
+        "(within stated_tolerance): 'capacity 3 allows up to 2' is wrong data.",
+    )
+    stated_tolerance: float = Field(default=0.5, ge=0)
 
     @property
     def enabled(self) -> bool:
-        """True when either check is on."""
-        return self.require_calculation_steps or self.require_qualitative_anchors
+        """True when any check is on."""
+        return (
+            self.require_calculation_steps
+            or self.require_qualitative_anchors
+            or self.check_stated_numbers
+        )
 
 
 class ModelRouting(_Strict):
