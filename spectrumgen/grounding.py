@@ -21,7 +21,13 @@ LABELLED = {
     "capacity": re.compile(rf"\bcapacity\b\D{{0,15}}?{NUMBER}", re.IGNORECASE),
     "ceiling": re.compile(rf"\b(?:ceiling|at most|up to)\b\D{{0,15}}?{NUMBER}", re.IGNORECASE),
     "gap": re.compile(rf"\bgap\b\D{{0,15}}?{NUMBER}", re.IGNORECASE),
+    "need": re.compile(rf"\b(?:needs|needed|needing)\b\D{{0,12}}?{NUMBER}", re.IGNORECASE),
+    "support given": re.compile(
+        rf"\b(?:gives|giving|offers|offering|provides|providing)\b\D{{0,12}}?{NUMBER}",
+        re.IGNORECASE,
+    ),
 }
+STEPS = ("capacity", "ceiling", "gap")  # what require_calculation_steps asks the reasoning to state
 
 
 def grounding_problems(spec: Spec, scenario: Scenario, item: GeneratedItem) -> list[str]:
@@ -32,11 +38,14 @@ def grounding_problems(spec: Spec, scenario: Scenario, item: GeneratedItem) -> l
         "capacity": scenario.effective_capacity,
         "ceiling": scenario.support_ceiling,
         "gap": round(abs(scenario.support_needed - item.support_provided), 1),
+        "need": scenario.support_needed,
+        "support given": item.support_provided,
     }
     strict = grounding.require_calculation_steps
     if strict:
         numbers = [float(n) for n in re.findall(NUMBER, item.reasoning)]
-        for name, value in expected.items():
+        for name in STEPS:
+            value = expected[name]
             if not any(abs(n - value) <= TOLERANCE for n in numbers):
                 problems.append(f"reasoning does not state the {name} ({value:g})")
     if strict or grounding.check_stated_numbers:
@@ -44,8 +53,9 @@ def grounding_problems(spec: Spec, scenario: Scenario, item: GeneratedItem) -> l
         for name, value in expected.items():
             for match in LABELLED[name].finditer(item.reasoning):
                 stated = float(match.group(1))
-                if abs(stated - value) > tolerance:
-                    problems.append(f"reasoning says {name} {stated:g}, the fields give {value:g}")
+                problem = f"reasoning says {name} {stated:g}, the fields give {value:g}"
+                if abs(stated - value) > tolerance and problem not in problems:
+                    problems.append(problem)
     if grounding.require_qualitative_anchors:
         words = grounding.anchors.get(scenario.capacity_level, [])
         text = f"{item.reasoning} {item.response}".lower()

@@ -56,6 +56,16 @@ GLUED = re.compile(r"[A-Za-z]{2,}[,;:!?.][A-Za-z]{2,}")
 BROKEN_WORD = re.compile(
     r"[a-z]*'[a-z]*'[a-z']*|(and|the|to|of|a|an|in|on|at|for|with|or|but|is|was)'s"
 )
+# Words no sentence ends on: a field that stops on one was cut off, whatever its full stop says.
+DANGLING = frozenset(
+    (
+        *("a", "an", "the", "to", "of", "for", "with", "at", "from", "by", "into", "onto"),
+        *("and", "or", "but", "because", "than", "if", "my", "your", "their", "our"),
+        *("i'm", "we're", "you're", "they're", "i'll", "we'll", "you'll", "they'll"),
+        *("i've", "we've", "i'd", "we'd"),
+    )
+)
+FINISHED_POSSESSIVES = frozenset(["let's", "it's", "that's", "what's", "here's", "there's"])
 SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 # A sentence ends on one of these (a closing quote or bracket may follow).
 FINISHED = re.compile(r"[.!?\u2026][\"'\u2019\u201d)\]]*\s*$")
@@ -87,7 +97,7 @@ def field_problems(rules: TextQuality, name: str, text: str) -> list[str]:
     if len(tokens) < minimum:
         return [f"{TOO_FEW_WORDS}: {name} has {len(tokens)} words (at least {minimum})"]
     reasons = []
-    if rules.require_finished_sentences and not FINISHED.search(text):
+    if rules.require_finished_sentences and (not FINISHED.search(text) or _dangling(text)):
         reasons.append(f"{UNFINISHED}: {name} stops mid-sentence (...{text.strip()[-25:]!r})")
     reasons += _repetition(rules, name, tokens)
     if len(tokens) >= rules.variety_min_words:
@@ -190,6 +200,15 @@ def duplicate_ngram_share(tokens: list[str], n: int) -> float:
                 repeated[index] = True
         seen.add(gram)
     return sum(len(t) for t, flag in zip(tokens, repeated, strict=True) if flag) / total
+
+
+def _dangling(text: str) -> bool:
+    """True when the last word cannot end an English sentence ("...and we're.", "...for.")."""
+    pieces = text.replace(CURLY_APOSTROPHE, "'").split()
+    if not pieces:
+        return False
+    last = pieces[-1].lower().strip(".,;:!?\"')]")
+    return last in DANGLING or (last.endswith("'s") and last not in FINISHED_POSSESSIVES)
 
 
 def _repeated_sentences(rules: TextQuality, name: str, text: str) -> list[str]:

@@ -32,7 +32,11 @@ def test_support_above_the_ceiling_is_rejected_naming_the_rule(spec: Spec) -> No
     item.support_provided = scenario.support_ceiling + 0.1
     reason, *others = check_example(spec, scenario, item)
     assert "support_provided" in reason and f"{scenario.support_ceiling:g}" in reason
-    assert all(o.startswith("reasoning says gap") for o in others)  # its stated gap is off too
+    # Its reasoning still states the support it had, and the gap that left: both off now.
+    assert {o.split(",")[0].rsplit(" ", 1)[0] for o in others} <= {
+        "reasoning says gap",
+        "reasoning says support given",
+    }
 
 
 def test_negative_support_is_rejected(spec: Spec) -> None:
@@ -123,3 +127,18 @@ def test_a_reasoning_whose_stated_numbers_contradict_the_fields_is_rejected(spec
         "what is needed without strain."
     )  # rounded to a whole number: within the tolerance
     assert check_example(spec, scenario, item) == []
+
+
+def test_a_stated_need_or_support_given_that_contradicts_the_fields_is_rejected(
+    spec: Spec,
+) -> None:
+    scenario, item = _item(spec)
+    need, given = scenario.support_needed, item.support_provided
+    item.reasoning = (
+        f"Capacity {scenario.effective_capacity:g} allows up to {scenario.support_ceiling:g} "
+        f"support; the friend needs {need + 9:g}, and the character gives {given + 3:g}."
+    )
+    assert check_example(spec, scenario, item) == [
+        f"reasoning says need {need + 9:g}, the fields give {need:g}",
+        f"reasoning says support given {given + 3:g}, the fields give {given:g}",
+    ]

@@ -36,6 +36,7 @@ from spectrumgen.quotas import evaluate
 from spectrumgen.specs import DEFAULT_SPEC, load_spec
 
 DEFAULT_TARGET = 100
+DEFAULT_BATCH_SIZE = 5
 
 
 @app.command()
@@ -46,7 +47,15 @@ def run(
     target: Annotated[
         int | None, typer.Option(min=1, help=f"Examples wanted (default {DEFAULT_TARGET}).")
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=1, max=50, help="Scenarios per LLM call.")] = 5,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=50,
+            help=f"Scenarios per LLM call (default {DEFAULT_BATCH_SIZE}; 1 with the embedded "
+            "model, a base model that copies the item before it in a batch).",
+        ),
+    ] = None,
     backend: Annotated[
         str | None, typer.Option(help=f"One of: {', '.join(BACKENDS)} (default auto).")
     ] = None,
@@ -126,7 +135,7 @@ def run(
         base_url=base_url,
         db_url=db,
         out_dir=str(out_dir),
-        batch_size=batch_size,
+        batch_size=batch_size or DEFAULT_BATCH_SIZE,
         exemplars=exemplars,
         concurrency=concurrency,
         stages=stages,
@@ -145,6 +154,8 @@ def run(
     if choice.notice:
         err.print(f"note: {choice.notice}", markup=False, highlight=False, soft_wrap=True)
     context.backend = choice.name
+    if batch_size is None:
+        context.batch_size = 1 if choice.name == "embedded" else DEFAULT_BATCH_SIZE
     ledger = open_ledger(db)
     run_id = resume or join or new_run_id()
     ledger.start_run(

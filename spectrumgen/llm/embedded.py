@@ -44,7 +44,8 @@ INSTALL_HINT = 'pip install -e ".[embedded]" (see the README for the llama-cpp-p
 # the sentence: the base model otherwise fills strings with "0000", runs words together
 # ("help,and") or stops mid-sentence at the length limit. Each field's start is fixed too, which a
 # 270M base model needs to stay in its role: the context opens with who asks (the scenario's
-# `who` hint), the response the way the character speaks, the reasoning with the capacity.
+# `who` hint), the response the way the character speaks, the reasoning with the scenario's own
+# capacity and ceiling (the model cannot do that arithmetic; compose already did).
 WORD = r"([a-zA-Z']{1,14}|[0-9]{1,2}([.][0-9])?)"
 WORDS = rf"( {WORD}[,.!?]?)"
 END = rf" {WORD}[.!?]$"
@@ -213,8 +214,19 @@ def embedded_chat_model(seed: int, batch_size: int) -> EmbeddedChatModel:
 def text_schemas(scenario: Scenario | None = None) -> dict[str, dict[str, Any]]:
     """What the grammar lets the model write in each text field of a scenario's example."""
     patterns = dict(TEXT_PATTERNS)
-    who = scenario.hints.get("who") if scenario is not None else None
-    if who:
-        literal = "".join(f"[{c}]" if c in REGEX_SPECIALS else c for c in who if c not in "\\[]")
-        patterns["context"] = rf"^{literal[0].upper()}{literal[1:]}{WORDS}{{5,30}}{END}"
+    if scenario is not None:
+        who = scenario.hints.get("who")
+        if who:
+            opening = _literal(who[0].upper() + who[1:])
+            patterns["context"] = rf"^{opening}{WORDS}{{5,30}}{END}"
+        opening = _literal(
+            f"Capacity {scenario.effective_capacity:g} allows up to "
+            f"{scenario.support_ceiling:g} support; they need {scenario.support_needed:g}"
+        )
+        patterns["reasoning"] = rf"^{opening}{WORDS}{{4,28}}{END}"
     return {name: {"type": "string", "pattern": p} for name, p in patterns.items()}
+
+
+def _literal(text: str) -> str:
+    """Text as a pattern that matches exactly it, in the regex subset llama.cpp converts."""
+    return "".join(f"[{c}]" if c in REGEX_SPECIALS else c for c in text if c not in "\\[]")

@@ -109,8 +109,8 @@ class TextQuality(_Strict):
     )
     require_finished_sentences: bool = Field(
         default=True,
-        description="Every field ends a sentence (. ! ? or a closing quote): text cut off at a "
-        "token or length limit is not an example.",
+        description="Every field ends a sentence (. ! ? or a closing quote) on a word a sentence "
+        "can end on (not 'the', 'and', 'we're'...): text cut off at a limit is not an example.",
     )
     repetition_min_words: int = Field(
         default=8, ge=1, description="Repetition is judged on fields of at least this many words."
@@ -124,11 +124,12 @@ class TextQuality(_Strict):
     )
     repetition_ngram: int = Field(default=3, ge=2, le=10)
     max_duplicate_ngram_share: float = Field(
-        default=0.25,
+        default=0.15,
         gt=0,
         le=1,
         description="Share of characters in word 3-grams already seen. Gopher: 0.15 for 5-grams "
-        "in documents; short fields repeat little by chance, so 3-grams at 0.25.",
+        "in documents; every good field of the labelled set has 0 (short fields written by a "
+        "person repeat no 3-word run), so 3-grams at Gopher's 0.15.",
     )
     variety_min_words: int = Field(
         default=12, ge=1, description="Variety and stop words are judged on fields this long."
