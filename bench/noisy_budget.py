@@ -4,10 +4,11 @@
 
 A loopback server speaking Ollama's protocol (tests/llm_servers.py) answers with the scripted
 model and misbehaves on a seed: 20% of items broken, 3% of calls failing with HTTP 500, 3% of
-replies cut off at the token limit. Each try runs the real graph with the CLI's default flags
-against it, once with the adaptive budget (today's default) and once with the fixed budget it
-replaced (3 x batches + 10, as --max-calls), same server seed, side by side. Then a hopeless
-server (every item broken): calls spent before the run stops. Writes
+replies cut off at the token limit (and a very noisy one, 60% of items broken). Each try runs the
+real graph with the CLI's default flags against it, once with the adaptive budget (today's
+default) and once with the fixed budget it replaced (3 x batches + 10, as --max-calls), same
+server seed, side by side. Then a hopeless server (every item broken): calls spent before the
+run stops. Writes
 bench/results/noisy_budget.md.
 """
 
@@ -62,25 +63,26 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
-        for label, settings in (
-            ("adaptive (default)", {}),
-            (f"fixed {fixed_budget} calls (before)", {"max_calls": fixed_budget}),
-        ):
-            runs = [
-                one_run(folder, label[:5], seed, args.target, **settings)
-                for seed in range(args.tries)
-            ]
-            finished = sum(r["complete"] for r in runs)
-            short = [r["accepted"] for r in runs if not r["complete"]]
-            rows.append(
-                (
-                    f"noisy server, {label}",
-                    f"{finished}/{args.tries} complete",
-                    f"{statistics.fmean(r['calls'] for r in runs):.1f}",
-                    f"{max(r['calls'] for r in runs)}",
-                    ", ".join(map(str, short)) or "-",
+        for noise_label, noise in (("noisy", {}), ("very noisy", {"item_fault_rate": 0.6})):
+            for label, settings in (
+                ("adaptive (default)", {}),
+                (f"fixed {fixed_budget} calls (before)", {"max_calls": fixed_budget}),
+            ):
+                runs = [
+                    one_run(folder, label[:5], seed, args.target, noise=noise, **settings)
+                    for seed in range(args.tries)
+                ]
+                finished = sum(r["complete"] for r in runs)
+                short = [r["accepted"] for r in runs if not r["complete"]]
+                rows.append(
+                    (
+                        f"{noise_label} server, {label}",
+                        f"{finished}/{args.tries} complete",
+                        f"{statistics.fmean(r['calls'] for r in runs):.1f}",
+                        f"{max(r['calls'] for r in runs)}",
+                        ", ".join(map(str, short)) or "-",
+                    )
                 )
-            )
         never_valid = ("malformed", "out_of_range", "support_rule", "placeholder")
         hopeless = {"noise": {"item_fault_rate": 1.0, "faults": never_valid}}
         for label, settings in (
@@ -98,8 +100,9 @@ def main() -> None:
                 )
             )
     lines = [
-        f"Target {args.target}, default flags (batch 5, concurrency 4, 2 repairs); noisy server: "
-        "20% of items broken, 3% HTTP 500, 3% cut-off replies; hopeless: every item broken.",
+        f"Target {args.target}, default flags (batch 5, concurrency 4, 2 repairs), {args.tries} "
+        "tries per row on server seeds 0-19; noisy server: 20% of items broken, 3% HTTP 500, 3% "
+        "cut-off replies; very noisy: 60% of items broken; hopeless: every item broken.",
         "",
         "| server, budget | runs complete | mean calls | most calls | accepted when short |",
         "| --- | --- | ---: | ---: | --- |",

@@ -66,6 +66,8 @@ DANGLING = frozenset(
     )
 )
 FINISHED_POSSESSIVES = frozenset(["let's", "it's", "that's", "what's", "here's", "there's"])
+# Numbers written back to back ("need 8.3 7.5 support"): number soup, not a calculation.
+NUMBER_RUN = re.compile(r"\b\d+(?:\.\d+)? \d+(?:\.\d+)?\b")
 SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 # A sentence ends on one of these (a closing quote or bracket may follow).
 FINISHED = re.compile(r"[.!?\u2026][\"'\u2019\u201d)\]]*\s*$")
@@ -115,6 +117,7 @@ def field_problems(rules: TextQuality, name: str, text: str) -> list[str]:
             )
     reasons += _repeated_sentences(rules, name, text)
     broken = [w for w in WORD.findall(text) if BROKEN_WORD.fullmatch(w.lower())]
+    broken += NUMBER_RUN.findall(text)
     if len(broken) > rules.max_broken_words:
         reasons.append(
             f"{BROKEN_WORDS}: {name} has words no writer writes "

@@ -152,10 +152,12 @@ def test_a_hopeless_model_stops_early_with_exit_3_naming_its_top_reasons(
     assert last.startswith("not complete: the model passed 0% of ")
     assert "stopped early" in last and "top rejection reasons: " in last
     top = [t["reason"] for t in manifest["rejections"]["top"]]
+    # grounding: a broken support no longer matches the support the reasoning states.
     assert len(top) == 3 and set(top) <= {
         "invalid_item",
         "score_range",
         "support_rule",
         "placeholder",
+        "grounding",
     }
     assert ": budget_spent" in done.stdout and "top rejection reasons" in done.stdout

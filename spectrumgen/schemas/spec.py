@@ -161,8 +161,8 @@ class TextQuality(_Strict):
     max_broken_words: int = Field(
         default=0,
         ge=0,
-        description='Words with two apostrophes or "\'s" on a function word ("and\'s"): '
-        "token-stitching, never writing.",
+        description="Words with two apostrophes or 's on a function word (and's), or numbers run "
+        "together (8.3 7.5): token-stitching, never writing.",
     )
     max_glued_punctuation: int = Field(
         default=1, ge=0, description="Words run together through punctuation ('help,and')."
