@@ -150,6 +150,16 @@ def copied_fields(rules: TextQuality, fields: Mapping[str, str]) -> list[str]:
     return reasons
 
 
+def shared_run(a: str, b: str, length: int) -> str | None:
+    """The first run of `length` words that both texts contain, or None."""
+    first, second = words(a), words(b)
+    runs = {tuple(second[i : i + length]) for i in range(len(second) - length + 1)}
+    for i in range(len(first) - length + 1):
+        if tuple(first[i : i + length]) in runs:
+            return " ".join(first[i : i + length])
+    return None
+
+
 def similarity(a: str, b: str) -> float:
     """0-100: how much of one text the other repeats.
 

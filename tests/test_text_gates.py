@@ -149,3 +149,14 @@ def test_an_exemplar_response_with_a_sentence_added_is_still_a_copy(spec: Spec) 
     item = GeneratedItem.model_validate(valid_item(scenario) | {"response": padded})
     [reason] = copies_an_exemplar(spec, item)
     assert reason.startswith("response is a near-duplicate of exemplar 2")
+
+
+def test_a_clause_copied_from_an_exemplar_is_a_copy(spec: Spec) -> None:
+    scenario = make_scenarios(spec, 1)[0]
+    response = "I'm honestly not sure my advice is worth much, but I'll bring the van at nine."
+    item = GeneratedItem.model_validate(valid_item(scenario) | {"response": response})
+    [reason] = copies_an_exemplar(spec, item)
+    assert (
+        reason
+        == """response is a near-duplicate of exemplar 4 ("i'm honestly not sure my advice")"""
+    )

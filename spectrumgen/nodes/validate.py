@@ -23,9 +23,11 @@ from spectrumgen.schemas.batch import Outcome
 from spectrumgen.schemas.example import GeneratedItem
 from spectrumgen.schemas.scenario import Scenario
 from spectrumgen.schemas.spec import AXIS_NAMES, Spec
-from spectrumgen.text_gates import copied_fields, field_problems, similarity
+from spectrumgen.text_gates import copied_fields, field_problems, shared_run, similarity
 
 TEXT_FIELDS = ("context", "response", "reasoning")
+# A run of this many words shared with an exemplar is a copied clause, whatever the rest says.
+EXEMPLAR_RUN_WORDS = 6
 
 
 def validate(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
@@ -126,6 +128,10 @@ def copies_an_exemplar(spec: Spec, item: GeneratedItem) -> list[str]:
                 reasons.append(
                     f"{name} is a near-duplicate of exemplar {index + 1} (similarity {score:.0f})"
                 )
+                break
+            run = shared_run(text, getattr(exemplar, name), EXEMPLAR_RUN_WORDS)
+            if run:
+                reasons.append(f"{name} is a near-duplicate of exemplar {index + 1} ({run!r})")
                 break
     return reasons
 
