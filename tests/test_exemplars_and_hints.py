@@ -92,3 +92,12 @@ def test_a_spec_refuses_a_bad_exemplar_or_hint_naming_the_field(spec: Spec) -> N
     data["situation_hints"] = {"target": ["x"]}
     with pytest.raises(ValidationError, match=r"situation_hints\.target"):
         Spec.model_validate(data)
+
+
+def test_the_completion_document_leaves_repair_feedback_out(spec: Spec) -> None:
+    scenario = make_scenarios(spec, 1)[0].model_copy(
+        update={"attempt": 2, "feedback": ["response is a near-duplicate of scenario s00003"]}
+    )
+    document = completion_document(spec, [scenario], [])
+    assert "near-duplicate" not in document and '"attempt": 2' in document
+    assert "near-duplicate" in user_prompt([scenario])  # a chat model is told what to fix

@@ -160,3 +160,12 @@ def test_a_clause_copied_from_an_exemplar_is_a_copy(spec: Spec) -> None:
         reason
         == """response is a near-duplicate of exemplar 4 ("i'm honestly not sure my advice")"""
     )
+
+
+def test_a_reasoning_ending_on_an_exemplars_clause_is_a_copy(spec: Spec) -> None:
+    scenario = make_scenarios(spec, 1)[0]
+    fields = valid_item(scenario)
+    reasoning = fields["reasoning"] + " The flicker of resentment is said out loud, again."
+    item = GeneratedItem.model_validate(fields | {"reasoning": reasoning})
+    [reason] = copies_an_exemplar(spec, item)
+    assert reason.startswith("reasoning is a near-duplicate of exemplar 8 (")

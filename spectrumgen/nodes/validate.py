@@ -117,14 +117,15 @@ def check_text(spec: Spec, name: str, text: str) -> list[str]:
 
 
 def copies_an_exemplar(spec: Spec, item: GeneratedItem) -> list[str]:
-    """A reason for each of response and context that is a near-copy of a spec exemplar."""
+    """A reason for each text field that copies a spec exemplar: near-identical, or sharing a
+    clause (a run of `EXEMPLAR_RUN_WORDS` words; the reasoning is checked for clauses only)."""
     reasons = []
     cutoff = spec.example_rules.near_duplicate_similarity
-    for name in ("response", "context"):
+    for name in ("response", "context", "reasoning"):
         text = getattr(item, name)
         for index, exemplar in enumerate(spec.exemplars):
             score = similarity(text, getattr(exemplar, name))  # a copy with a sentence added too
-            if score >= cutoff:
+            if score >= cutoff and name != "reasoning":
                 reasons.append(
                     f"{name} is a near-duplicate of exemplar {index + 1} (similarity {score:.0f})"
                 )

@@ -122,7 +122,8 @@ def completion_document(spec: Spec, scenarios: list[Scenario], exemplars: list[E
     """The whole prompt for a base model: a document it continues with the batch's JSON.
 
     The exemplars come first in exactly the form the answer takes (a scenario list, then
-    `{"examples": [...]}`), so continuing the pattern is the natural next text.
+    `{"examples": [...]}`), so continuing the pattern is the natural next text. Repair feedback
+    is left out (the attempt number still changes the prompt).
     """
     parts = [DOCUMENT_HEADER.format(character=spec.character.strip())]
     if exemplars:
@@ -133,7 +134,8 @@ def completion_document(spec: Spec, scenarios: list[Scenario], exemplars: list[E
         items = [{"scenario_id": f"e{i + 1}", **_exemplar_item(e)} for i, e in enumerate(exemplars)]
         answer = json.dumps({"examples": items}, ensure_ascii=False)
         parts.append("Scenarios:\n" + "\n".join(lines) + "\nExamples:\n" + answer)
-    batch = "\n".join(scenario_line(s) for s in scenarios)
+    # No "fix": a base model does not act on feedback, it copies it into its text.
+    batch = "\n".join(scenario_line(s.model_copy(update={"feedback": []})) for s in scenarios)
     parts.append(f"Scenarios:\n{batch}\n{DOCUMENT_CUE}")
     return "\n\n".join(parts)
 
