@@ -15,8 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from spectrumgen.schemas.example import TEXT_FIELDS as FIELDS  # noqa: E402
 from spectrumgen.specs import load_spec  # noqa: E402
-from spectrumgen.text_gates import TEXT_FIELDS as FIELDS  # noqa: E402
 from spectrumgen.text_gates import labelled_rows, precision_recall  # noqa: E402
 
 LABELLED = ROOT / "tests" / "data" / "text_quality_labelled.jsonl"

@@ -23,10 +23,10 @@ from rapidfuzz import fuzz, process, utils
 from spectrumgen.ledger import Ledger
 from spectrumgen.quotas import bucket_counts, evaluate
 from spectrumgen.reasons import reason_code
-from spectrumgen.schemas.example import GeneratedItem
+from spectrumgen.schemas.example import TEXT_FIELDS, GeneratedItem
 from spectrumgen.schemas.scenario import Scenario
 from spectrumgen.schemas.spec import Spec
-from spectrumgen.text_gates import GATES, TEXT_FIELDS, gate_of, item_problems, words
+from spectrumgen.text_gates import GATES, gate_of, item_problems, words
 
 BALANCE_TOLERANCE = 0.5
 DIVERSITY_SAMPLE = 400  # responses compared pairwise at most (cdist is quadratic)

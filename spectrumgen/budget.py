@@ -46,8 +46,8 @@ def call_budget(
     remaining = max(0, target - stats.accepted)
     batches = math.ceil(remaining / context.batch_size) + (context.concurrency if remaining else 0)
     ceiling = MAX_FACTOR * initial
-    if rate == 0 or stats.llm_calls + math.ceil(batches / rate) * calls_per_batch > ceiling:
+    needed = math.ceil(batches / rate) * calls_per_batch if rate else ceiling + 1
+    if stats.llm_calls + needed > ceiling:
         return CallBudget(min(stats.llm_calls, initial), HOPELESS, round(rate, 3))
-    needed = math.ceil(batches / rate) * calls_per_batch
     calls = min(max(initial, stats.llm_calls + 2 * needed), ceiling)
     return CallBudget(calls, ADAPTIVE, round(rate, 3))

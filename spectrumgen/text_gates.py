@@ -21,6 +21,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, utils
 
+from spectrumgen.schemas.example import TEXT_FIELDS
 from spectrumgen.schemas.spec import TextQuality
 
 TOO_FEW_WORDS = "too_few_words"
@@ -80,7 +81,6 @@ _MORE_FUNCTION_WORDS = """a an i me my you your it its is am are was were he she
 their them this in on at for but or not so if as by from up out just do did can can't cannot i'm
 i'll i've don't won't will would could should"""
 FUNCTION_WORDS = GOPHER_STOP_WORDS | frozenset(_MORE_FUNCTION_WORDS.split())
-TEXT_FIELDS = ("context", "response", "reasoning")
 # Field pairs that must not copy each other: (field, the field it may not repeat).
 COPY_PAIRS = (("reasoning", "response"), ("context", "response"), ("reasoning", "context"))
 

@@ -13,6 +13,7 @@ from spectrumgen.ledger import open_ledger
 from spectrumgen.llm.scripted import TEXT_FAULT_KINDS, ScriptedChatModel
 from spectrumgen.nodes.validate import check_example, copies_an_exemplar
 from spectrumgen.reasons import reason_code
+from spectrumgen.schemas.example import TEXT_FIELDS as FIELDS
 from spectrumgen.schemas.example import GeneratedItem
 from spectrumgen.schemas.spec import Spec
 from spectrumgen.text_gates import (
@@ -23,7 +24,6 @@ from spectrumgen.text_gates import (
     precision_recall,
     words,
 )
-from spectrumgen.text_gates import TEXT_FIELDS as FIELDS
 from tests.helpers import make_scenarios, valid_item
 
 LABELLED = Path(__file__).parent / "data" / "text_quality_labelled.jsonl"

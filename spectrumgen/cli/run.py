@@ -154,8 +154,8 @@ def run(
     if choice.notice:
         err.print(f"note: {choice.notice}", markup=False, highlight=False, soft_wrap=True)
     context.backend = choice.name
-    if batch_size is None:
-        context.batch_size = 1 if choice.name == "embedded" else DEFAULT_BATCH_SIZE
+    if batch_size is None and choice.name == "embedded":
+        context.batch_size = 1
     ledger = open_ledger(db)
     run_id = resume or join or new_run_id()
     ledger.start_run(

@@ -3,8 +3,8 @@
 Per example: support within the shared ceiling, authenticity score inside its target's range,
 texts long enough, not placeholders and passing the text-quality gates (no degenerate, copied or
 off-topic text: `spectrumgen.text_gates`), the response no near-duplicate of one already accepted
-in the run, and neither response nor context a near-copy of a spec exemplar. Per run: an example
-is only accepted while each of its buckets is under quota.
+in the run, and no field copying a spec exemplar (near-identical, or sharing a clause). Per run:
+an example is only accepted while each of its buckets is under quota.
 """
 
 from __future__ import annotations
@@ -20,12 +20,11 @@ from spectrumgen.grounding import grounding_problems
 from spectrumgen.nodes.common import node_parts
 from spectrumgen.quotas import allocate, bucket_counts
 from spectrumgen.schemas.batch import Outcome
-from spectrumgen.schemas.example import GeneratedItem
+from spectrumgen.schemas.example import TEXT_FIELDS, GeneratedItem
 from spectrumgen.schemas.scenario import Scenario
 from spectrumgen.schemas.spec import AXIS_NAMES, Spec
 from spectrumgen.text_gates import copied_fields, field_problems, shared_run, similarity
 
-TEXT_FIELDS = ("context", "response", "reasoning")
 # A run of this many words shared with an exemplar is a copied clause, whatever the rest says.
 EXEMPLAR_RUN_WORDS = 6
 

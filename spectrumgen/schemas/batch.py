@@ -8,14 +8,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from spectrumgen.schemas.example import GeneratedItem
+from spectrumgen.schemas.example import TEXT_FIELDS, GeneratedItem
 from spectrumgen.schemas.scenario import Scenario
 from spectrumgen.schemas.spec import Spec
 
 SUPPORT_STEP = 0.5
 SCORE_STEP = 0.05
 FULL, SITUATION, RESPONSE = "full", "situation", "response"
-TEXT_FIELDS = ("context", "response", "reasoning")
 
 
 def stage_of(scenario: Scenario, stages: int) -> str:

@@ -6,6 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from spectrumgen.schemas.scenario import Scenario
 
+TEXT_FIELDS = ("context", "response", "reasoning")  # the texts an item has, in reply order
+
 
 class GeneratedItem(BaseModel):
     """One example as the LLM must produce it; matched to its scenario by `scenario_id`."""
