@@ -27,6 +27,7 @@ PREFIXES = (
     ("reasoning does not state", "grounding"),
     ("reasoning says", "grounding"),
     ("rejected by", "reviewer"),
+    ("incoherent:", "incoherent"),
 )
 
 

@@ -147,7 +147,27 @@ def copied_fields(rules: TextQuality, fields: Mapping[str, str]) -> list[str]:
                 f"{COPIED_FIELD}: {name} copies the {other} (similarity {score:.0f} >= "
                 f"{rules.max_field_similarity:g})"
             )
+            continue
+        clause = shared_run(fields[name], fields[other], rules.max_shared_run_words)
+        if clause:
+            reasons.append(f"{COPIED_FIELD}: {name} repeats a clause of the {other}: {clause!r}")
+    if "response" in fields and "context" in fields and not any("response" in r for r in reasons):
+        echoed = shared_ngrams(fields["response"], fields["context"], 3)
+        if len(echoed) > rules.max_echoed_trigrams:
+            shown = ", ".join(repr(" ".join(g)) for g in echoed[:3])
+            reasons.append(
+                f"{COPIED_FIELD}: response echoes the context ({len(echoed)} three-word runs: "
+                f"{shown}) instead of answering it"
+            )
     return reasons
+
+
+def shared_ngrams(a: str, b: str, n: int) -> list[tuple[str, ...]]:
+    """The word n-grams two texts share, in the order the first says them."""
+    first, second = words(a), words(b)
+    theirs = {tuple(second[i : i + n]) for i in range(len(second) - n + 1)}
+    found = [tuple(first[i : i + n]) for i in range(len(first) - n + 1)]
+    return list(dict.fromkeys(g for g in found if g in theirs))
 
 
 def shared_run(a: str, b: str, length: int) -> str | None:
@@ -241,6 +261,10 @@ def _repeated_sentences(rules: TextQuality, name: str, text: str) -> list[str]:
 
 
 def _off_topic(rules: TextQuality, name: str, text: str) -> list[str]:
+    for cue in rules.off_topic_cues.get(name, []):
+        hit = re.search(cue, text, re.IGNORECASE)
+        if hit:
+            return [f"{OFF_TOPIC}: {name} says {hit.group(0)!r}, which it must not ({cue})"]
     cues = rules.topic_cues.get(name)
     if not cues:
         return []

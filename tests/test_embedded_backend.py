@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import HumanMessage
 
+from spectrumgen.coherence import check_coherence, coherence_margin
 from spectrumgen.graph.builder import build_graph
 from spectrumgen.graph.context import RunContext
 from spectrumgen.llm import backend_for, call_batch
@@ -19,6 +20,7 @@ from spectrumgen.llm.embedded import DEMO_NOTICE, EMBEDDED_MODEL_NAME, model_pat
 from spectrumgen.nodes.compose import compose_scenario
 from spectrumgen.nodes.parse import parse_reply
 from spectrumgen.nodes.validate import check_example
+from spectrumgen.reasons import reason_code
 from spectrumgen.schemas.batch import batch_json_schema
 from spectrumgen.schemas.prompts import completion_document, system_prompt, user_prompt
 from spectrumgen.schemas.scenario import Cell
@@ -127,3 +129,31 @@ def test_the_grammar_keeps_key_order_and_opens_contexts_with_hints_holding_regex
     )
     text = "".join(str(reply.content).split())  # the grammar allows optional spaces
     assert text.startswith('{"examples":[{"scenario_id":"s0","context":"Mr.Adeyemi(r')
+
+
+def test_the_coherence_gate_keeps_a_reply_to_its_own_context_and_rejects_it_moved(
+    spec: Spec,
+) -> None:
+    backend = backend_for(RunContext(backend="embedded", batch_size=1))
+    assert backend.scorer is not None
+    context = (
+        "Dana, a coworker, asks the character to review her grant proposal before the Friday "
+        "deadline, because her usual reviewer is out sick."
+    )
+    response = (
+        "I can read the budget section and the summary tonight, Dana, but not the whole thing. "
+        "Send me those two parts and I'll mark them up by nine."
+    )
+    moved = (
+        "Late at night, Ruth, an old friend, calls asking the character to talk her through "
+        "another fight with her landlord for the third time this week."
+    )
+    own = coherence_margin(spec, backend.scorer, context, response)
+    elsewhere = coherence_margin(spec, backend.scorer, moved, response)
+    assert own is not None and elsewhere is not None
+    assert own > elsewhere + 0.2, (own, elsewhere)
+    assert check_coherence(spec, backend.scorer, context, response) == []
+    [reason] = check_coherence(spec, backend.scorer, moved, response)
+    assert reason_code(reason) == "incoherent" and "nats per token" in reason
+    # Scoring leaves the model as it was: the same call gives the same number.
+    assert coherence_margin(spec, backend.scorer, context, response) == pytest.approx(own)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from spectrumgen.coherence import check_coherence, coherence_margin, distractors
 from spectrumgen.graph.builder import build_graph
 from spectrumgen.graph.context import RunContext
 from spectrumgen.ledger import open_ledger
@@ -169,3 +170,81 @@ def test_a_reasoning_ending_on_an_exemplars_clause_is_a_copy(spec: Spec) -> None
     item = GeneratedItem.model_validate(fields | {"reasoning": reasoning})
     [reason] = copies_an_exemplar(spec, item)
     assert reason.startswith("reasoning is a near-duplicate of exemplar 8 (")
+
+
+def test_a_response_that_speaks_of_the_character_is_narration_not_its_words(spec: Spec) -> None:
+    scenario = make_scenarios(spec, 1)[0]
+    item = GeneratedItem.model_validate(
+        valid_item(scenario)
+        | {"response": "No, I'm not your friend. The character is not a friend, so she can't."}
+    )
+    [reason] = check_example(spec, scenario, item)
+    assert reason.startswith("off_topic: response says 'The character'"), reason
+
+
+def test_a_context_that_already_gives_the_answer_is_off_topic(spec: Spec) -> None:
+    scenario = make_scenarios(spec, 1)[0]
+    context = "Viktor, a landlord, asks for help with a family dinner and the character says yes."
+    item = GeneratedItem.model_validate(valid_item(scenario) | {"context": context})
+    reasons = check_example(spec, scenario, item)
+    assert any(r.startswith("off_topic: context says 'the character says'") for r in reasons)
+
+
+def test_a_response_repeating_a_clause_of_its_context_copies_it(spec: Spec) -> None:
+    rules = spec.example_rules.text_quality
+    fields = {
+        "context": "Emeka, a gym friend, asks the character to drive him to the airport before "
+        "sunrise, and tells her to meet him there. That's the end of a long double shift.",
+        "response": "No, I'm not driving anywhere before sunrise, sorry. That's the end of a "
+        "long week for me.",
+    }
+    [reason] = item_problems(rules, fields)
+    assert reason == (
+        'copied_field: context repeats a clause of the response: "that\'s the end of a long"'
+    )
+    shorter = fields | {"response": "No, I'm not driving anywhere before sunrise, sorry."}
+    assert item_problems(rules, shorter) == []
+
+
+def overlap_scorer(prefix: str, text: str) -> float:
+    """A stand-in for a model: a text is likelier after a last line sharing its words."""
+    last = set(words(prefix.rsplit("Situation:", 1)[-1]))
+    said = words(text)
+    return sum(w in last for w in said) / len(said)
+
+
+def test_coherence_compares_a_response_after_its_own_context_with_the_likeliest_other(
+    spec: Spec,
+) -> None:
+    response = "I can read the budget section tonight, but not the whole proposal."
+    own = "Dana asks the character to read the budget section of her proposal tonight."
+    margin = coherence_margin(spec, overlap_scorer, own, response)
+    others = [overlap_scorer(f"Situation: {c}", response + '"') for c in distractors(spec)]
+    assert len(others) == spec.example_rules.text_quality.coherence_distractors
+    by_own = overlap_scorer(f"Situation: {own}", response + '"')
+    assert margin == pytest.approx(by_own - max(others))
+    assert margin > 0.1 and check_coherence(spec, overlap_scorer, own, response) == []
+    elsewhere = "Ruth calls about her landlord, again, late at night."
+    [reason] = check_coherence(spec, overlap_scorer, elsewhere, response)
+    assert reason.startswith("incoherent: ") and reason_code(reason) == "incoherent"
+    rules = spec.example_rules.text_quality.model_copy(update={"min_coherence_margin": None})
+    off = spec.model_copy(
+        update={"example_rules": spec.example_rules.model_copy(update={"text_quality": rules})}
+    )
+    assert check_coherence(off, overlap_scorer, elsewhere, response) == []
+    too_few = spec.model_copy(update={"exemplars": spec.exemplars[:2]})  # no distractor left
+    assert coherence_margin(too_few, overlap_scorer, elsewhere, response) is None
+
+
+def test_a_response_that_parrots_its_context_instead_of_answering_is_a_copy(spec: Spec) -> None:
+    rules = spec.example_rules.text_quality
+    context = (
+        "Freya, a close friend since school, asks the character to mediate a family argument "
+        "about who hosts the holidays this year, because her brothers no longer speak to each "
+        "other at all."
+    )
+    parrot = "Mediate a family argument? Who hosts the holidays is your call, Freya, not mine."
+    [reason] = item_problems(rules, {"context": context, "response": parrot})
+    assert reason.startswith("copied_field: response echoes the context (4 three-word runs"), reason
+    answer = "Not this year, Freya. I love you all, but I can't referee another holiday fight."
+    assert item_problems(rules, {"context": context, "response": answer}) == []

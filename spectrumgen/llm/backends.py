@@ -19,6 +19,7 @@ import httpx
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
+from spectrumgen.coherence import Scorer
 from spectrumgen.errors import BackendUnavailableError, BadInputError, TransientBackendError
 from spectrumgen.graph.context import RunContext
 from spectrumgen.llm import embedded, ollama, openai_compat
@@ -51,6 +52,10 @@ class Backend:
     completion: bool = field(
         default=False,
         metadata={"description": "A base model: prompt it with a document to continue."},
+    )
+    scorer: Scorer | None = field(
+        default=None,
+        metadata={"description": "Scores text by likelihood: the coherence gate runs on it."},
     )
 
 
@@ -196,6 +201,7 @@ def _backend(
             },
             text_schemas=embedded.text_schemas,
             completion=True,
+            scorer=chat_embedded.reply_logprob,
         )
     raise BadInputError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
 

@@ -165,6 +165,39 @@ class EmbeddedChatModel(BaseChatModel):
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
 
+    def reply_logprob(self, prefix: str, text: str) -> float:
+        """Mean log-probability per token of `text` written right after `prefix` (nats).
+
+        Teacher-forced: the model reads `prefix + text` and we sum what it gave each of the text's
+        tokens. llama-cpp-python only exposes per-token logits with `logits_all=True`, which
+        allocates n_ctx x 262k floats (1 GB here), so the text's tokens are decoded as one batch
+        that asks for their logits alone. The prefix shared with the last call stays cached.
+        """
+        import numpy as np
+
+        with self._lock:
+            llama = self._load()
+            head = llama.tokenize(prefix.encode(), add_bos=True, special=False)
+            whole = llama.tokenize((prefix + text).encode(), add_bos=True, special=False)
+            split = min(_shared(head, whole), len(whole) - 1)  # a merge at the seam goes to text
+            target = whole[split:]
+            if not target or len(target) > llama.n_batch or len(whole) > llama.n_ctx():
+                raise ValueError(f"cannot score {len(target)} tokens after {split}")
+            cached = llama.input_ids[: llama.n_tokens].tolist()
+            llama.n_tokens = min(_shared(cached, whole[:split]), split - 1)
+            llama.eval(whole[llama.n_tokens : split])  # leaves the last position's logits
+            vocab = llama.n_vocab()
+            rows = [_log_softmax(np, llama._ctx.get_logits(), 1, vocab)[0]]
+            if len(target) > 1:  # the text's tokens but the last, asking logits for each
+                n_past, given = llama.n_tokens, target[:-1]
+                llama._batch.set_batch(batch=given, n_past=n_past, logits_all=True)
+                llama._ctx.decode(llama._batch)
+                rows.extend(_log_softmax(np, llama._ctx.get_logits(), len(given), vocab))
+                llama.input_ids[n_past : n_past + len(given)] = given
+                llama.n_tokens = n_past + len(given)
+            total = sum(row[token] for row, token in zip(rows, target, strict=True))
+            return float(total / len(target))
+
     def _load(self) -> Any:
         if self._llama is None:
             from llama_cpp import Llama
@@ -189,6 +222,23 @@ def completion_prompt(messages: list[BaseMessage]) -> str:
     if body.endswith(DOCUMENT_CUE):
         return body
     return f"{body}\n\nJSON:\n"
+
+
+def _shared(a: list[int], b: list[int]) -> int:
+    """How many leading tokens two sequences share."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _log_softmax(np: Any, pointer: Any, rows: int, vocab: int) -> Any:
+    """Log-probabilities from llama.cpp's logits buffer (rows x vocab), copied out of it."""
+    logits = np.ctypeslib.as_array(pointer, shape=(rows, vocab)).astype(np.float64)
+    top = logits.max(axis=1, keepdims=True)
+    return logits - top - np.log(np.exp(logits - top).sum(axis=1, keepdims=True))
 
 
 @lru_cache(maxsize=64)

@@ -3,8 +3,10 @@
 Per example: support within the shared ceiling, authenticity score inside its target's range,
 texts long enough, not placeholders and passing the text-quality gates (no degenerate, copied or
 off-topic text: `spectrumgen.text_gates`), the response no near-duplicate of one already accepted
-in the run, and no field copying a spec exemplar (near-identical, or sharing a clause). Per run:
-an example is only accepted while each of its buckets is under quota.
+in the run, no field copying a spec exemplar (near-identical, or sharing a clause) and, where the
+writing model can score text (embedded), a response that answers its own context
+(`spectrumgen.coherence`). Per run: an example is only accepted while each of its buckets is
+under quota.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from typing import Any
 from langgraph.runtime import Runtime
 from rapidfuzz import fuzz, process, utils
 
+from spectrumgen.coherence import Scorer, check_coherence
 from spectrumgen.graph.state import GenerationState
 from spectrumgen.grounding import grounding_problems
+from spectrumgen.llm import backend_for
 from spectrumgen.nodes.common import node_parts
 from spectrumgen.quotas import allocate, bucket_counts
 from spectrumgen.schemas.batch import Outcome
@@ -38,6 +42,14 @@ def validate(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     filled = bucket_counts(spec, ledger.accepted_rows(run_id))
 
     outcomes = [Outcome.model_validate(o) for o in state.get("outcomes", [])]
+
+    scorers: dict[str | None, Scorer | None] = {}
+
+    def scorer(outcome: Outcome) -> Scorer | None:  # the writing model, if it scores text
+        if outcome.model not in scorers:
+            scorers[outcome.model] = backend_for(parts.context, outcome.model).scorer
+        return scorers[outcome.model]
+
     for outcome in outcomes:
         if outcome.situation is not None:  # two-stage mode, stage 1: the situation alone
             outcome.reasons += check_text(spec, "context", outcome.situation)
@@ -52,6 +64,11 @@ def validate(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
             duplicate = near_duplicate(outcome.item.response, responses, spec)
             if duplicate:
                 outcome.reasons.append(duplicate)
+        scores_text = scorer(outcome)
+        if not outcome.reasons and scores_text is not None:
+            outcome.reasons += check_coherence(
+                spec, scores_text, outcome.item.context, outcome.item.response
+            )
         if not outcome.reasons:
             outcome.reasons += _quota_full(outcome.scenario, quota, filled)
             outcome.retryable = not outcome.reasons

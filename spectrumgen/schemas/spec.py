@@ -174,11 +174,39 @@ class TextQuality(_Strict):
         description="Similarity (0-100) at which one field copies another (reasoning or context "
         "vs response, reasoning vs context).",
     )
+    max_shared_run_words: int = Field(
+        default=6,
+        ge=2,
+        description="Two fields sharing a run of this many words copy a clause (the same rule as "
+        "for exemplars). No two fields of a good labelled example share 5 words.",
+    )
+    max_echoed_trigrams: int = Field(
+        default=1,
+        ge=0,
+        description="Three-word runs a response may repeat from its context. Someone answering "
+        "does not parrot the request: 39 of the 40 good labelled examples and exemplars repeat "
+        "none, one repeats one; a small model on topic only by echoing repeats 2-10.",
+    )
+    min_coherence_margin: float | None = Field(
+        default=0.1,
+        description="How much likelier (nats per token) a response must be after its own context "
+        "than after any distractor context (`spectrumgen.coherence`); None turns it off. Run only "
+        "where the writing model can score text (embedded). Set on the labelled set's good rows "
+        "against the same responses under another row's context (bench/coherence.py).",
+    )
+    coherence_distractors: int = Field(
+        default=4, ge=1, le=20, description="Exemplar contexts each response is tried after."
+    )
     topic_cues: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Per field, regexes of which `min_topic_cues` must match (case-insensitive).",
     )
     min_topic_cues: dict[str, int] = Field(default_factory=dict)
+    off_topic_cues: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Per field, regexes none of which may match: a response that speaks of 'the "
+        "character' is narration, not the character's words.",
+    )
     topic_descriptions: dict[str, str] = Field(
         default_factory=dict, description="What each field must read as, for the reason text."
     )
@@ -187,7 +215,7 @@ class TextQuality(_Strict):
     def _cues_compile(self) -> Self:
         import re
 
-        for name, cues in self.topic_cues.items():
+        for name, cues in [*self.topic_cues.items(), *self.off_topic_cues.items()]:
             for cue in cues:
                 try:
                     re.compile(cue)
