@@ -9,8 +9,12 @@ class SpectrumgenError(Exception):
     exit_code = 1
 
 
-class BadInputError(SpectrumgenError):
-    """A spec, a flag or a stored run that cannot be used as given (exit code 2)."""
+class BadInputError(SpectrumgenError, ValueError):
+    """A spec, a flag or a stored run that cannot be used as given (exit code 2).
+
+    A ValueError too, so a served graph's caller sees its message (the server hides the
+    messages of other exception types).
+    """
 
     exit_code = 2
 

@@ -64,17 +64,21 @@ TRANSPORT_RETRY = RetryPolicy(
 
 
 def build_graph(
-    chat_model: BaseChatModel | None = None, retry_policy: RetryPolicy = TRANSPORT_RETRY
+    chat_model: BaseChatModel | None = None,
+    retry_policy: RetryPolicy = TRANSPORT_RETRY,
+    context_schema: type[Any] = RunContext,
 ) -> StateGraph[Any, Any, Any, Any]:
     """The uncompiled generation graph; compile it with your own checkpointer, or embed it.
 
     Args:
         chat_model: a LangChain chat model to use instead of the backend the context names.
         retry_policy: how generate and judge retry transport failures.
+        context_schema: what a caller passes as context; the served graph's limits it
+            (`spectrumgen.graph.served.ServedContext`).
     """
     graph = StateGraph(
         GenerationState,
-        context_schema=RunContext,
+        context_schema=context_schema,
         input_schema=GenerationInput,
         output_schema=GenerationOutput,
     )

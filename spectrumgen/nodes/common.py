@@ -33,14 +33,18 @@ class NodeParts:
 def node_parts(runtime: Runtime[Any] | None, state: Mapping[str, Any] | None = None) -> NodeParts:
     """Resolve a runtime; a host graph's context (or none) falls back to spectrumgen's defaults.
 
-    The run's input may name a `spec` and `overrides` of context fields; they win.
+    The run's input may name a `spec` and `overrides` of context fields; they win. The served
+    graph's caller context (`spectrumgen.graph.served.ServedContext`) resolves itself: the
+    server's settings, with only what a caller may choose.
     """
-    context = context_from(runtime.context if runtime is not None else None)
-    if state:
-        overrides = dict(state.get("overrides") or {})
-        if state.get("spec"):
+    given: Any = runtime.context if runtime is not None else None
+    if hasattr(given, "run_context"):
+        context = given.run_context(state)
+    else:
+        overrides = dict((state or {}).get("overrides") or {})
+        if state and state.get("spec"):
             overrides["spec"] = state["spec"]
-        context = with_overrides(context, overrides)
+        context = with_overrides(context_from(given), overrides)
     writer = runtime.stream_writer if runtime is not None else None
 
     def emit(event: dict[str, Any]) -> None:
