@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from spectrumgen.redact import redact
+
 
 class SpectrumgenError(Exception):
-    """Base of every error spectrumgen raises on purpose."""
+    """Base of every error spectrumgen raises on purpose. Its message never holds a secret
+    (`spectrumgen.redact`): it reaches terminals, served callers and checkpoints."""
 
     exit_code = 1
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class BadInputError(SpectrumgenError, ValueError):

@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from spectrumgen.cli import reports, run  # noqa: F401  (each module registers its commands)
 from spectrumgen.cli.common import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, app, err
 from spectrumgen.errors import SpectrumgenError
+from spectrumgen.redact import RedactingFilter, redact
 
 EXIT_LEDGER = 1
 # Typer raises click-style usage errors (its own copy of click in newer releases); BadParameter
@@ -31,12 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     # The CLI prints what the library logs for users of its Python API (the auto notice, say);
     # without a handler Python would print those warnings a second time.
     logging.getLogger("spectrumgen").addHandler(logging.NullHandler())
+    for handler in logging.getLogger().handlers:  # whatever else logs to the terminal
+        handler.addFilter(RedactingFilter())
     try:
         result = app(args=args or ["--help"], standalone_mode=False)
     except typer.Exit as done:
         return done.exit_code
     except UsageError as error:
-        message = error.format_message()  # type: ignore[attr-defined]
+        message = redact(error.format_message())  # type: ignore[attr-defined]
         err.print(f"spectrumgen: error: {message}", markup=False, highlight=False, soft_wrap=True)
         return EXIT_BAD_INPUT
     except typer.Abort:
@@ -45,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"spectrumgen: error: {error}", markup=False, highlight=False, soft_wrap=True)
         return error.exit_code
     except SQLAlchemyError as error:  # the ledger went away for longer than the retries
-        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        reason = redact(str(getattr(error, "orig", None) or error).splitlines()[0])
         err.print(
             f"spectrumgen: error: the ledger stopped answering ({reason}); what was recorded is "
             "kept: resume the run with --resume once it is back",

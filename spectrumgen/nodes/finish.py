@@ -18,6 +18,7 @@ from spectrumgen.llm.embedded import DEMO_NOTICE, EMBEDDED_MODEL_NAME
 from spectrumgen.llm.routing import resolve_routes
 from spectrumgen.nodes.common import node_parts
 from spectrumgen.quotas import QuotaReport, evaluate
+from spectrumgen.redact import redact
 from spectrumgen.run_report import acceptance_by_attempt, judge_summary, rejection_summary
 from spectrumgen.schemas.spec import Spec
 
@@ -147,7 +148,7 @@ def build_manifest(
             "max_repairs": context.max_repairs,
             "exemplars": context.exemplars,
             "seed": context.seed,
-            "db_url": _redact(context.db_url),
+            "db_url": redact(context.db_url),
         },
         "files": {"examples": EXAMPLES_FILE, "rejected": REJECTED_FILE, "manifest": MANIFEST_FILE},
     }
@@ -163,16 +164,6 @@ def _quality(spec: Spec, examples: list[dict[str, Any]], target: int) -> dict[st
     validation["missing_combinations"] = missing[:20]
     validation["missing_combinations_total"] = len(missing)
     return analysis
-
-
-def _redact(url: str) -> str:
-    """Hide a password in a database URL."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "(unparsable URL)"
 
 
 def _version() -> str:

@@ -17,6 +17,7 @@ from langgraph.runtime import Runtime
 from spectrumgen.errors import BackendUnavailableError
 from spectrumgen.llm import Backend, backend_for, call_batch
 from spectrumgen.nodes.common import node_parts
+from spectrumgen.redact import redact
 from spectrumgen.schemas.batch import FULL, BatchTask, RawReply, batch_json_schema
 from spectrumgen.schemas.prompts import (
     completion_document,
@@ -58,7 +59,7 @@ def make_generate(chat_model: BaseChatModel | None = None) -> Callable[..., dict
         except BackendUnavailableError:
             raise
         except Exception as error:  # a failed call is repaired like a failed item
-            reply.error = f"{type(error).__name__}: {error}"
+            reply.error = redact(f"{type(error).__name__}: {error}")
         else:
             reply.text = answer.text
             reply.prompt_tokens = answer.prompt_tokens

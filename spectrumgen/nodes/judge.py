@@ -24,6 +24,7 @@ from spectrumgen.llm import Backend, backend_for, call_batch
 from spectrumgen.llm.routing import Routes
 from spectrumgen.nodes.common import node_parts
 from spectrumgen.nodes.parse import objects_with_ids
+from spectrumgen.redact import redact
 from spectrumgen.schemas.batch import JudgeCall, Outcome
 from spectrumgen.schemas.judge import HARD_PROBLEMS, JudgeScore, judge_json_schema
 from spectrumgen.schemas.prompts import judge_prompts
@@ -95,7 +96,7 @@ def score_batch(
     except BackendUnavailableError:
         raise
     except Exception as error:  # the items stay accepted, unjudged
-        call.error = f"{type(error).__name__}: {error}"
+        call.error = redact(f"{type(error).__name__}: {error}")
         return call, {}
     call.prompt_tokens, call.completion_tokens = reply.prompt_tokens, reply.completion_tokens
     call.tokens_estimated, call.seconds = reply.tokens_estimated, reply.seconds
