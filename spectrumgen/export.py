@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from spectrumgen.analysis import quality_analysis
+from spectrumgen.dataset import claim_folder
 from spectrumgen.errors import BadInputError
 from spectrumgen.ledger import Ledger
 from spectrumgen.schemas.spec import AXIS_NAMES, Spec
@@ -90,11 +91,16 @@ def export_dataset(
     chat: bool = False,
     models: list[str] | None = None,
     reasoning: str = "none",
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Write the examples and a dataset card to the folder `out`; returns what was written.
 
+    Files an earlier export wrote there are replaced; anything else is left alone unless
+    `overwrite` (see `spectrumgen.dataset.claim_folder`).
+
     Raises:
-        BadInputError: an unknown format, or nothing to export.
+        BadInputError: an unknown format, nothing to export, or a folder holding files
+            spectrumgen did not write.
     """
     if fmt not in FORMATS:
         raise BadInputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -105,7 +111,7 @@ def export_dataset(
     if not records:
         raise BadInputError(f"no accepted examples of spec {spec.name} to export")
     folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
+    claim_folder(folder, "export", [DATA_FILES[fmt], "README.md"], overwrite)
     rows = [
         {
             "messages": chat_messages(spec, r, reasoning),

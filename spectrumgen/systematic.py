@@ -25,7 +25,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from spectrumgen.analysis import coverage_report, quality_analysis
 from spectrumgen.errors import BadInputError
 from spectrumgen.graph.builder import build_graph
-from spectrumgen.graph.context import DEFAULT_DB_URL, DEFAULT_MODEL, RunContext
+from spectrumgen.graph.context import DEFAULT_DB_URL, DEFAULT_MODEL, RUN_ID_FIELD, RunContext
 from spectrumgen.ledger import open_ledger
 from spectrumgen.schemas.batch import BatchTask
 from spectrumgen.schemas.scenario import Scenario
@@ -153,7 +153,7 @@ class EnhancedTrainingConfig:
             "model": self.model,
             "base_url": self.base_url,
             "db_url": self.db_url,
-            "out_dir": self.output_dir,
+            "out_dir": str(Path(self.output_dir) / RUN_ID_FIELD),  # each call is a run
             "batch_size": self.batch_size_emotional,
             "seed": self.seed,
             "routing": "spec" if self.efficiency_optimization.get("model_routing") else "",

@@ -99,6 +99,7 @@ def test_failed_calls_are_repaired_like_failed_items(scripted_context: RunContex
 
 
 def test_a_second_run_fills_what_the_first_left(scripted_context: RunContext, spec: Spec) -> None:
+    scripted_context.out_dir = f"{scripted_context.out_dir}/{{run_id}}"  # a folder per run
     _run(scripted_context, 64)
     first = open_ledger(scripted_context.db_url).coverage_counts(spec.name)
     # Quotas fix each axis's counts exactly, so the last picks of a run can be forced into a

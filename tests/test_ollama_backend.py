@@ -124,6 +124,7 @@ def test_a_model_removed_mid_run_stops_it_and_the_run_resumes(tmp_path: Path) ->
     behaviour = Behaviour(models={"qwen3:8b"})
     with serve(OllamaHandler, behaviour) as (url, _):
         context = ollama_context(url, tmp_path, concurrency=1)
+        context.out_dir = str(tmp_path / "{run_id}")  # two runs: a folder each
         first = run_graph(context, target=5)
         assert first["status"] == "complete"
         behaviour.models.clear()  # `ollama rm` while a second run goes

@@ -171,13 +171,18 @@ def export(
     ] = "none",
     spec: SpecOption = DEFAULT_SPEC,
     db: DbOption = DEFAULT_DB_URL,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace a data file or README.md spectrumgen did not write.")
+    ] = False,
 ) -> None:
     """Export accepted examples from the ledger with a dataset card (README.md)."""
     from spectrumgen.export import collect_examples, export_dataset
 
     loaded = load_spec(spec)
     records = collect_examples(open_ledger(db), loaded, run)
-    written = export_dataset(loaded, records, fmt, out_dir, chat=chat, reasoning=reasoning)
+    written = export_dataset(
+        loaded, records, fmt, out_dir, chat=chat, reasoning=reasoning, overwrite=overwrite
+    )
     out.print(
         f"exported {written['rows']} examples to {written['data']} (card: {written['card']})",
         markup=False,

@@ -22,11 +22,11 @@ from spectrumgen.cli.common import (
     err,
     out,
 )
-from spectrumgen.dataset import write_run_files
+from spectrumgen.dataset import RUN_FILES, check_folder, claim_folder, write_run_files
 from spectrumgen.errors import BadInputError, SpectrumgenError
 from spectrumgen.graph.builder import build_graph, ledger_connection_lost
 from spectrumgen.graph.checkpointer import open_checkpointer
-from spectrumgen.graph.context import DEFAULT_DB_URL, DEFAULT_MODEL, RunContext
+from spectrumgen.graph.context import DEFAULT_DB_URL, DEFAULT_MODEL, RUN_ID_FIELD, RunContext
 from spectrumgen.ledger import open_ledger
 from spectrumgen.llm import BACKENDS, backend_for, choose_backend
 from spectrumgen.llm.routing import resolve_routes
@@ -83,9 +83,12 @@ def run(
     db: Annotated[str, typer.Option(help="SQLAlchemy URL of the coverage ledger.")] = (
         DEFAULT_DB_URL
     ),
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the dataset files.")] = Path(
-        "spectrumgen-out"
-    ),
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Folder for the dataset files; '{run_id}' in it becomes the run's id."
+        ),
+    ] = Path("spectrumgen-out"),
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Batches in parallel.")] = 4,
     stages: Annotated[
         int,
@@ -118,6 +121,9 @@ def run(
     call_error_rate: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Scripted backend: share of calls failed.")
     ] = 0.0,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace the files another run left in --out.")
+    ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Generate until the target and every quota are met, or the call budget is spent."""
@@ -156,8 +162,13 @@ def run(
     context.backend = choice.name
     if batch_size is None and choice.name == "embedded":
         context.batch_size = 1
-    ledger = open_ledger(db)
     run_id = resume or join or new_run_id()
+    out_dir = Path(str(out_dir).replace(RUN_ID_FIELD, run_id))
+    context.out_dir = str(out_dir)
+    if not join:  # before anything is written: never mix two runs' files in one folder
+        check_folder(out_dir, run_id, RUN_FILES, overwrite)
+    context.overwrite = overwrite
+    ledger = open_ledger(db)
     ledger.start_run(
         run_id,
         loaded_spec,
@@ -167,6 +178,8 @@ def run(
         context.model,
         context.routing,
     )
+    if not join:
+        claim_folder(out_dir, run_id, RUN_FILES, overwrite)
     if resume:
         write_run_files(ledger, run_id, out_dir)  # files agree with the ledger before appending
     again = f"--join {run_id} --worker-name {context.worker}" if join else f"--resume {run_id}"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 
 DEFAULT_DB_URL = "sqlite:///spectrumgen.db"
+RUN_ID_FIELD = "{run_id}"
 DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434"
 DEFAULT_MODEL = "qwen3:8b"
 
@@ -48,7 +50,17 @@ class RunContext:
     )
     out_dir: str | None = field(
         default=None,
-        metadata={"description": "Folder for examples.jsonl, rejected.jsonl and manifest.json."},
+        metadata={
+            "description": "Folder for examples.jsonl, rejected.jsonl and manifest.json; "
+            "'{run_id}' in it becomes the run's id (a folder per run)."
+        },
+    )
+    overwrite: bool = field(
+        default=False,
+        metadata={
+            "description": "Replace the files another run left in out_dir (else the run refuses "
+            "to mix its files with theirs)."
+        },
     )
     batch_size: int = field(
         default=5, metadata={"description": "Scenarios per LLM call (the seed's 1:5 batching)."}
@@ -115,6 +127,10 @@ class RunContext:
     request_timeout: float = field(
         default=300.0, metadata={"description": "Seconds an LLM call may take."}
     )
+
+    def out_folder(self, run_id: str) -> Path | None:
+        """Where this run's files go (`out_dir` with `{run_id}` filled in); None for no files."""
+        return Path(self.out_dir.replace(RUN_ID_FIELD, run_id)) if self.out_dir else None
 
     def calls_per_batch(self, judged: bool) -> int:
         """LLM calls one batch of new scenarios costs: one per stage, and one for a judge."""

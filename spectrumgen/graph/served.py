@@ -48,6 +48,7 @@ SERVER_FIELDS = (
     "base_url",
     "db_url",
     "out_dir",
+    "overwrite",
     "worker",
     "lease_seconds",
     "request_timeout",
@@ -103,6 +104,7 @@ class ServedContext(BaseModel):
     base_url: Any = Field(default=None, description=f"{SERVERS} (SPECTRUMGEN_BASE_URL).")
     db_url: Any = Field(default=None, description=f"{SERVERS} (SPECTRUMGEN_DB_URL).")
     out_dir: Any = Field(default=None, description=f"{SERVERS} (SPECTRUMGEN_OUT_ROOT/<run id>).")
+    overwrite: Any = Field(default=None, description=f"{SERVERS}: every run has its own folder.")
     worker: Any = Field(default=None, description=f"{SERVERS} (workers run from the CLI).")
     lease_seconds: Any = Field(default=None, description=f"{SERVERS}.")
     request_timeout: Any = Field(default=None, description=f"{SERVERS}.")

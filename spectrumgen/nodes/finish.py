@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -50,9 +49,10 @@ def finish(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         budget_rule=str(state.get("budget_rule") or ""),
     )
     files: dict[str, str] = {}
-    if parts.context.out_dir:
-        write_run_files(parts.ledger, run_id, parts.context.out_dir, manifest)
-        out = Path(parts.context.out_dir).resolve()
+    folder = parts.context.out_folder(run_id)
+    if folder is not None:
+        write_run_files(parts.ledger, run_id, folder, manifest)
+        out = folder.resolve()
         files = {name: str(out / file) for name, file in manifest["files"].items()}
     parts.emit({"event": "finished", "run_id": run_id, "status": status})
     return {

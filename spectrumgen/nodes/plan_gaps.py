@@ -22,6 +22,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from spectrumgen.budget import call_budget
+from spectrumgen.dataset import RUN_FILES, claim_folder
 from spectrumgen.errors import BadInputError
 from spectrumgen.graph.state import GenerationState
 from spectrumgen.ledger.claims import claim_cells, keep_only, live_claims
@@ -41,6 +42,9 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     if not isinstance(target, int) or isinstance(target, bool) or target < 1:
         raise BadInputError(f"target must be a whole number of examples, 1 or more; got {target!r}")
     run_id = state.get("run_id") or new_run_id()
+    folder = context.out_folder(run_id)
+    if "wave" not in state and folder is not None and not context.worker:  # the run's first step
+        claim_folder(folder, run_id, RUN_FILES, context.overwrite)
     ledger.start_run(
         run_id, spec, target, context.seed, context.backend, context.model, context.routing
     )

@@ -9,7 +9,6 @@ against its quotas is read back from the ledger.
 from __future__ import annotations
 
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -35,7 +34,7 @@ def record(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         call.batch_id: call
         for call in (JudgeCall.model_validate(c) for c in state.get("judge_calls") or [])
     }
-    out_dir = Path(parts.context.out_dir) if parts.context.out_dir else None
+    out_dir = parts.context.out_folder(run_id)
     quota = allocate(spec, int(state["target"]))
     for raw in state.get("replies", []):
         reply = RawReply.model_validate(raw)
