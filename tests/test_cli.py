@@ -71,6 +71,11 @@ def test_a_scripted_run_of_64_meets_the_issues_done_when(tmp_path: Path, spec: S
         (["run", "--spec", "missing.yaml", "--backend", "scripted"], "missing.yaml"),
         (["run", "--backend", "scripted", "--db", "nosuch://x"], "nosuch"),
         (["run", "--backend", "scripted", "--resume", "no-such-run"], "no-such-run"),
+        (["run", "--backend", "scripted", "--target", "9223372036854775808"], "--target"),
+        (["run", "--backend", "scripted", "--seed", "99999999999999999999999"], "--seed"),
+        (["run", "--backend", "scripted", "--lease-seconds", "99999999999999999999"], "--lease"),
+        (["run", "--backend", "scripted", "--max-calls", "99999999999999999999999"], "--max-c"),
+        (["run", "--backend", "scripted", "--timeout", "1e308"], "--timeout"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(

@@ -104,3 +104,26 @@ def test_a_folder_per_run_with_run_id_in_out(tmp_path: Path) -> None:
     for folder in folders:
         manifest = json.loads((folder / "manifest.json").read_text())
         assert manifest["run_id"] == folder.name
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"seed": 2**64}, "seed must be from 0 to"),
+        ({"lease_seconds": 10**20}, "lease_seconds must be from 1 to 604800"),
+        ({"max_calls": 10**23}, "max_calls must be from 1 to"),
+        ({"request_timeout": float("nan")}, "request_timeout must be from 1 to 86400, got nan"),
+        ({"batch_size": 0}, "batch_size must be from 1 to 50"),
+    ],
+)
+def test_a_library_run_checks_every_number_before_any_work(
+    tmp_path: Path, change: dict[str, object], says: str
+) -> None:
+    context = RunContext(
+        backend="scripted", db_url=f"sqlite:///{tmp_path / 'l.db'}", out_dir=str(tmp_path / "o")
+    )
+    for name, value in change.items():
+        setattr(context, name, value)
+    with pytest.raises(BadInputError, match=says):
+        build_graph().compile().invoke({"target": 2}, context=context)
+    assert not (tmp_path / "o").exists()

@@ -26,7 +26,14 @@ from spectrumgen.dataset import RUN_FILES, check_folder, claim_folder, write_run
 from spectrumgen.errors import BadInputError, SpectrumgenError
 from spectrumgen.graph.builder import build_graph, ledger_connection_lost
 from spectrumgen.graph.checkpointer import open_checkpointer
-from spectrumgen.graph.context import DEFAULT_DB_URL, DEFAULT_MODEL, RUN_ID_FIELD, RunContext
+from spectrumgen.graph.context import (
+    DEFAULT_DB_URL,
+    DEFAULT_MODEL,
+    LIMITS,
+    MAX_TARGET,
+    RUN_ID_FIELD,
+    RunContext,
+)
 from spectrumgen.ledger import open_ledger
 from spectrumgen.llm import BACKENDS, backend_for, choose_backend
 from spectrumgen.llm.routing import resolve_routes
@@ -45,7 +52,8 @@ def run(
         DEFAULT_SPEC
     ),
     target: Annotated[
-        int | None, typer.Option(min=1, help=f"Examples wanted (default {DEFAULT_TARGET}).")
+        int | None,
+        typer.Option(min=1, max=MAX_TARGET, help=f"Examples wanted (default {DEFAULT_TARGET})."),
     ] = None,
     batch_size: Annotated[
         int | None,
@@ -97,12 +105,25 @@ def run(
         ),
     ] = 1,
     max_repairs: Annotated[int, typer.Option(min=0, max=10, help="Repairs per scenario.")] = 2,
-    max_calls: Annotated[int | None, typer.Option(min=1, help="LLM call budget.")] = None,
-    max_tokens: Annotated[
-        int | None, typer.Option(min=1, help="Token budget (prompt + completion).")
+    max_calls: Annotated[
+        int | None, typer.Option(min=1, max=LIMITS["max_calls"][1], help="LLM call budget.")
     ] = None,
-    timeout: Annotated[float, typer.Option(min=1.0, help="Seconds one LLM call may take.")] = 300.0,
-    seed: Annotated[int | None, typer.Option(help="Seed for planning and composing.")] = None,
+    max_tokens: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=LIMITS["max_tokens"][1], help="Token budget (prompt + completion)."
+        ),
+    ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            min=1.0, max=LIMITS["request_timeout"][1], help="Seconds one LLM call may take."
+        ),
+    ] = 300.0,
+    seed: Annotated[
+        int | None,
+        typer.Option(min=0, max=LIMITS["seed"][1], help="Seed for planning and composing."),
+    ] = None,
     resume: Annotated[str | None, typer.Option(help="Continue the run with this id.")] = None,
     join: Annotated[
         str | None,
@@ -113,7 +134,12 @@ def run(
         typer.Option(help="With --join: this worker's name (to resume it); default host-pid."),
     ] = None,
     lease_seconds: Annotated[
-        int, typer.Option(min=1, help="How long a claim on a cell outlives its worker.")
+        int,
+        typer.Option(
+            min=1,
+            max=LIMITS["lease_seconds"][1],
+            help="How long a claim on a cell outlives its worker.",
+        ),
     ] = 600,
     fault_rate: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Scripted backend: share of items broken.")
@@ -155,6 +181,7 @@ def run(
         worker=(worker_name or f"{socket.gethostname()}-{os.getpid()}") if join else "",
         lease_seconds=lease_seconds,
     )
+    context.check_limits()
     routes = resolve_routes(loaded_spec, context.routing, context.model)
     choice = choose_backend(context)  # fails fast (exit 4) before anything is written
     if choice.notice:
@@ -443,7 +470,12 @@ def worker(
         float, typer.Option(min=0.0, max=1.0, help="Scripted backend: share of items broken.")
     ] = 0.0,
     lease_seconds: Annotated[
-        int, typer.Option(min=1, help="How long a claim on a cell outlives its worker.")
+        int,
+        typer.Option(
+            min=1,
+            max=LIMITS["lease_seconds"][1],
+            help="How long a claim on a cell outlives its worker.",
+        ),
     ] = 600,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:

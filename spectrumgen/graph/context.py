@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 DEFAULT_DB_URL = "sqlite:///spectrumgen.db"
 RUN_ID_FIELD = "{run_id}"
+MAX_TARGET = 1_000_000
+# Every number a run takes, with the range it must fall in (inclusive): the CLI's options, the
+# served graph's caller settings and `RunContext.check_limits` all read this table.
+LIMITS: dict[str, tuple[int | float, int | float]] = {
+    "batch_size": (1, 50),
+    "stages": (1, 2),
+    "exemplars": (0, 8),
+    "concurrency": (1, 64),
+    "max_repairs": (0, 10),
+    "max_calls": (1, 10_000_000),
+    "max_tokens": (1, 10**12),
+    "seed": (0, 2**63 - 1),  # a signed 64-bit column in the ledger
+    "lease_seconds": (1, 7 * 86_400),
+    "request_timeout": (1, 86_400),
+    "fault_rate": (0, 1),
+    "call_error_rate": (0, 1),
+}
 DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434"
 DEFAULT_MODEL = "qwen3:8b"
 
@@ -128,6 +146,21 @@ class RunContext:
         default=300.0, metadata={"description": "Seconds an LLM call may take."}
     )
 
+    def check_limits(self) -> None:
+        """Refuse a number outside `LIMITS` (or not a finite number) before any work.
+
+        Raises:
+            BadInputError: naming the setting, its range and the value given.
+        """
+        from spectrumgen.errors import BadInputError
+
+        for name, (low, high) in LIMITS.items():
+            value = getattr(self, name)
+            if value is None and name in ("max_calls", "max_tokens"):
+                continue
+            if not _number_within(value, low, high):
+                raise BadInputError(f"{name} must be from {low:g} to {high:g}, got {value!r}")
+
     def out_folder(self, run_id: str) -> Path | None:
         """Where this run's files go (`out_dir` with `{run_id}` filled in); None for no files."""
         return Path(self.out_dir.replace(RUN_ID_FIELD, run_id)) if self.out_dir else None
@@ -141,6 +174,24 @@ class RunContext:
         if self.max_calls is not None:
             return self.max_calls
         return calls_per_batch * (3 * -(-target // self.batch_size) + 10)
+
+
+def _number_within(value: Any, low: float, high: float) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value) and low <= value <= high
+
+
+def check_target(target: Any, largest: int = MAX_TARGET) -> None:
+    """Refuse a target that is not a whole number from 1 to `largest`.
+
+    Raises:
+        BadInputError: naming the range and the value given.
+    """
+    from spectrumgen.errors import BadInputError
+
+    if isinstance(target, bool) or not isinstance(target, int) or not 1 <= target <= largest:
+        raise BadInputError(f"target must be a whole number from 1 to {largest}, got {target!r}")
 
 
 def context_from(value: Any) -> RunContext:

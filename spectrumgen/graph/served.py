@@ -32,7 +32,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from spectrumgen.errors import BadInputError
 from spectrumgen.graph.builder import build_graph
-from spectrumgen.graph.context import DEFAULT_DB_URL, DEFAULT_MODEL, RunContext
+from spectrumgen.graph.context import (
+    DEFAULT_DB_URL,
+    DEFAULT_MODEL,
+    LIMITS,
+    RunContext,
+    check_target,
+)
 from spectrumgen.specs import builtin_spec_names
 
 DEFAULT_MAX_TARGET = 10_000
@@ -55,6 +61,12 @@ SERVER_FIELDS = (
 )
 
 
+def bounded(name: str, description: str) -> Any:
+    """A caller's optional number, within the range `LIMITS` gives it."""
+    low, high = LIMITS[name]
+    return Field(default=None, ge=low, le=high, description=description)
+
+
 class ServedContext(BaseModel):
     """What a caller of the served graph may set; every field defaults to the server's choice."""
 
@@ -64,36 +76,22 @@ class ServedContext(BaseModel):
         default=None,
         description="A built-in spec name, or a spec in the server's spec folder (by name).",
     )
-    batch_size: int | None = Field(default=None, ge=1, le=50, description="Scenarios per call.")
-    stages: int | None = Field(
-        default=None, ge=1, le=2, description="1: whole examples per call; 2: situations first."
-    )
-    exemplars: int | None = Field(
-        default=None, ge=0, le=8, description="Spec exemplars shown per call."
-    )
-    concurrency: int | None = Field(
-        default=None, ge=1, le=32, description="Batches generated in parallel."
-    )
-    max_repairs: int | None = Field(
-        default=None, ge=0, le=10, description="Times a failing scenario is sent back."
-    )
-    max_calls: int | None = Field(
-        default=None, ge=1, le=1_000_000, description="LLM call budget for the run."
-    )
-    max_tokens: int | None = Field(
-        default=None, ge=1, le=10**12, description="Token budget for the run."
-    )
-    seed: int | None = Field(
-        default=None, ge=0, le=2**63 - 1, description="Seed for planning and composing."
-    )
+    batch_size: int | None = bounded("batch_size", "Scenarios per call.")
+    stages: int | None = bounded("stages", "1: whole examples per call; 2: situations first.")
+    exemplars: int | None = bounded("exemplars", "Spec exemplars shown per call.")
+    concurrency: int | None = bounded("concurrency", "Batches generated in parallel.")
+    max_repairs: int | None = bounded("max_repairs", "Times a failing scenario is sent back.")
+    max_calls: int | None = bounded("max_calls", "LLM call budget for the run.")
+    max_tokens: int | None = bounded("max_tokens", "Token budget for the run.")
+    seed: int | None = bounded("seed", "Seed for planning and composing.")
     review: bool | None = Field(
         default=None, description="Pause before recording each wave for a person to review."
     )
-    fault_rate: float | None = Field(
-        default=None, ge=0, le=1, description="Scripted backend only: share of items broken."
+    fault_rate: float | None = bounded(
+        "fault_rate", "Scripted backend only: share of items broken."
     )
-    call_error_rate: float | None = Field(
-        default=None, ge=0, le=1, description="Scripted backend only: share of calls failed."
+    call_error_rate: float | None = bounded(
+        "call_error_rate", "Scripted backend only: share of calls failed."
     )
 
     # The server's own settings, listed so a caller who sends one is told it is refused (the
@@ -133,7 +131,7 @@ class ServedContext(BaseModel):
         """
         state = state or {}
         if "target" in state:
-            check_target(state["target"])
+            check_target(state["target"], max_target())
         overrides = dict(state.get("overrides") or {})
         if state.get("spec"):
             overrides["spec"] = state["spec"]
@@ -190,17 +188,6 @@ def served_spec(name: str) -> str:
     if folder and Path(folder).is_dir():
         known += sorted(p.stem for p in Path(folder).glob("*.yaml") if SPEC_NAME.match(p.stem))
     raise BadInputError(f"spec {name!r} is not served here; choose one of {', '.join(known)}")
-
-
-def check_target(target: Any) -> None:
-    """Refuse a target the server would not run.
-
-    Raises:
-        BadInputError: not a whole number from 1 to SPECTRUMGEN_MAX_TARGET.
-    """
-    largest = max_target()
-    if isinstance(target, bool) or not isinstance(target, int) or not 1 <= target <= largest:
-        raise BadInputError(f"target must be a whole number from 1 to {largest}, got {target!r}")
 
 
 def caller_error(error: ValidationError) -> str:

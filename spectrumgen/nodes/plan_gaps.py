@@ -23,7 +23,7 @@ from langgraph.runtime import Runtime
 
 from spectrumgen.budget import call_budget
 from spectrumgen.dataset import RUN_FILES, claim_folder
-from spectrumgen.errors import BadInputError
+from spectrumgen.graph.context import check_target
 from spectrumgen.graph.state import GenerationState
 from spectrumgen.ledger.claims import claim_cells, keep_only, live_claims
 from spectrumgen.nodes.common import node_parts
@@ -39,12 +39,14 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     parts = node_parts(runtime, state)
     context, spec, ledger = parts.context, parts.spec, parts.ledger
     target = state.get("target")
-    if not isinstance(target, int) or isinstance(target, bool) or target < 1:
-        raise BadInputError(f"target must be a whole number of examples, 1 or more; got {target!r}")
+    check_target(target)
+    assert isinstance(target, int)
     run_id = state.get("run_id") or new_run_id()
     folder = context.out_folder(run_id)
-    if "wave" not in state and folder is not None and not context.worker:  # the run's first step
-        claim_folder(folder, run_id, RUN_FILES, context.overwrite)
+    if "wave" not in state:  # the run's first step: numbers in range, a folder of its own
+        context.check_limits()
+        if folder is not None and not context.worker:
+            claim_folder(folder, run_id, RUN_FILES, context.overwrite)
     ledger.start_run(
         run_id, spec, target, context.seed, context.backend, context.model, context.routing
     )
