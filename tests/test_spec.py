@@ -96,6 +96,22 @@ def test_a_spec_file_of_ones_own_loads_and_hashes_differently(tmp_path: Path, sp
         (lambda d: d.pop("character"), "character"),
         (lambda d: d.update(colour="blue"), "colour"),
         (lambda d: d["axes"]["authenticity_target"][0].pop("support_offset"), "support_offset"),
+        # Each of these once hung a run, crashed it or burned its budget.
+        (lambda d: d["axes"]["capacity_level"][0].update(range={"low": "nan", "high": 2}), "low"),
+        (
+            lambda d: d["axes"]["capacity_level"][0].update(range={"low": "-inf", "high": "inf"}),
+            "range",
+        ),
+        (lambda d: d["axes"]["capacity_level"][0].update(range={"low": -3, "high": -1}), "0-10"),
+        (lambda d: d["axes"]["authenticity_target"][0].update(range={"low": -5, "high": 7}), "0-1"),
+        (
+            lambda d: d["axes"]["capacity_level"][0].update(range={"low": 2, "high": 2}),
+            "low < high",
+        ),
+        (lambda d: d["example_rules"].update(placeholder_patterns=["("]), "placeholder_patterns"),
+        (lambda d: d["support_rule"].update(capacity_offset=-100), "capacity_offset"),
+        (lambda d: d["support_rule"].update(capacity_offset=-5), "no support to give"),
+        (lambda d: d["example_rules"].update(min_text_chars=100000), "min_text_chars"),
     ],
 )
 def test_a_bad_spec_is_refused_with_one_line_naming_the_field(
@@ -117,3 +133,25 @@ def test_unreadable_and_missing_spec_files_are_refused(tmp_path: Path) -> None:
         load_spec(str(tmp_path / "absent.yaml"))
     with pytest.raises(SpecError, match="mapping"):
         load_spec(_write(tmp_path, "- just\n- a list\n", name="list.yaml"))
+
+
+def test_a_nan_written_as_yaml_is_refused_not_run(tmp_path: Path, spec: Spec) -> None:
+    text = yaml.safe_dump(_builtin_data(spec)).replace("low: 0.2\n", "low: .nan\n", 1)
+    assert ".nan" in text
+    with pytest.raises(SpecError, match="finite"):
+        load_spec(_write(tmp_path, text))
+
+
+def test_specs_nested_too_deeply_or_too_big_are_refused_before_parsing_all(
+    tmp_path: Path,
+) -> None:
+    deep = "a: " + "[" * 5000 + "]" * 5000 + "\n"
+    with pytest.raises(SpecError, match="nested too deeply"):
+        load_spec(_write(tmp_path, deep, name="deep.yaml"))
+    nested = "a: " + "[" * 30 + "]" * 30 + "\n"
+    with pytest.raises(SpecError, match="nested too deeply"):
+        load_spec(_write(tmp_path, nested, name="nested.yaml"))
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("description: " + "x" * 2_000_000 + "\n")
+    with pytest.raises(SpecError, match="too big for a spec"):
+        load_spec(str(huge))

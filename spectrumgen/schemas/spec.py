@@ -15,10 +15,15 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 FREQUENCY_TOLERANCE = 1e-6
+CAPACITY_SCALE = (0.0, 10.0)  # capacity and support are out of 10, as in the seed
+AUTHENTICITY_SCALE = (0.0, 1.0)
+MAX_BUCKETS = 200  # per axis: 200^3 cells is already far past what a ledger should plan over
+MAX_TEXT_CHARS_RULE = 5_000
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No NaN or infinity anywhere: a range of .nan never contains anything, so a run would hang.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class NumberRange(_Strict):
@@ -78,16 +83,31 @@ class ComplexityType(_Strict):
 class Axes(_Strict):
     """The three axes whose bucket combinations are the cells of the coverage ledger."""
 
-    capacity_level: list[CapacityLevel] = Field(min_length=1)
-    authenticity_target: list[AuthenticityTarget] = Field(min_length=1)
-    complexity_type: list[ComplexityType] = Field(min_length=1)
+    capacity_level: list[CapacityLevel] = Field(min_length=1, max_length=MAX_BUCKETS)
+    authenticity_target: list[AuthenticityTarget] = Field(min_length=1, max_length=MAX_BUCKETS)
+    complexity_type: list[ComplexityType] = Field(min_length=1, max_length=MAX_BUCKETS)
+
+    @model_validator(mode="after")
+    def _on_their_scales(self) -> Self:
+        for axis_name, scale in (
+            ("capacity_level", CAPACITY_SCALE),
+            ("authenticity_target", AUTHENTICITY_SCALE),
+        ):
+            for index, bucket in enumerate(getattr(self, axis_name)):
+                low, high = bucket.range.low, bucket.range.high
+                if not (scale[0] <= low < high <= scale[1]):
+                    raise ValueError(
+                        f"axes.{axis_name}[{index}].range: {low:g}-{high:g} must be a range "
+                        f"with low < high inside {scale[0]:g}-{scale[1]:g}"
+                    )
+        return self
 
 
 class SupportRule(_Strict):
     """The shared rule: a character at capacity X can provide up to min(maximum, X + offset)."""
 
-    capacity_offset: float = 2.0
-    maximum: float = Field(default=10.0, gt=0)
+    capacity_offset: float = Field(default=2.0, ge=-CAPACITY_SCALE[1], le=CAPACITY_SCALE[1])
+    maximum: float = Field(default=10.0, gt=0, le=CAPACITY_SCALE[1])
 
     def ceiling(self, effective_capacity: float) -> float:
         """The most support a character at this capacity can give."""
@@ -188,11 +208,12 @@ class TextQuality(_Strict):
         "none, one repeats one; a small model on topic only by echoing repeats 2-10.",
     )
     min_coherence_margin: float | None = Field(
-        default=0.1,
+        default=0.15,
         description="How much likelier (nats per token) a response must be after its own context "
         "than after any distractor context (`spectrumgen.coherence`); None turns it off. Run only "
-        "where the writing model can score text (embedded). Set on the labelled set's good rows "
-        "against the same responses under another row's context (bench/coherence.py).",
+        "where the writing model can score text (embedded). Set on the labelled set's 32 good "
+        "rows against the same responses under another row's context (bench/coherence.py): the "
+        "lowest margin that rejects every moved response (the highest was +0.104), keeping 21.",
     )
     coherence_distractors: int = Field(
         default=4, ge=1, le=20, description="Exemplar contexts each response is tried after."
@@ -229,7 +250,7 @@ class TextQuality(_Strict):
 class ExampleRules(_Strict):
     """Checks every generated example must pass."""
 
-    min_text_chars: int = Field(default=20, ge=1)
+    min_text_chars: int = Field(default=20, ge=1, le=MAX_TEXT_CHARS_RULE)
     text_quality: TextQuality = TextQuality()
     near_duplicate_similarity: float = Field(default=90.0, gt=0, le=100)
     placeholder_patterns: list[str] = Field(
@@ -240,6 +261,19 @@ class ExampleRules(_Strict):
             r"<[a-z_ ]+>",
         ]
     )
+
+    @model_validator(mode="after")
+    def _patterns_compile(self) -> Self:
+        import re
+
+        for index, pattern in enumerate(self.placeholder_patterns):
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(
+                    f"placeholder_patterns[{index}]: {pattern!r} is not a regex: {error}"
+                ) from None
+        return self
 
 
 class QualityThresholds(_Strict):
@@ -344,6 +378,12 @@ class Spec(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        for level in self.axes.capacity_level:
+            if self.support_rule.ceiling(level.range.low) <= 0:
+                raise ValueError(
+                    f"support_rule.capacity_offset: {self.support_rule.capacity_offset:g} leaves a "
+                    f"character at capacity {level.range.low:g} ({level.name}) no support to give"
+                )
         for axis_name in ("capacity_level", "authenticity_target", "complexity_type"):
             names = self.bucket_names(axis_name)
             if len(set(names)) != len(names):
@@ -365,9 +405,11 @@ class Spec(_Strict):
                     f"own frequency {frequency}, so the quota could never be met"
                 )
         grounding = self.numerical_grounding
-        for level in grounding.anchors:
-            if level not in self.bucket_names("capacity_level"):
-                raise ValueError(f"numerical_grounding.anchors: unknown capacity level {level!r}")
+        for anchored in grounding.anchors:
+            if anchored not in self.bucket_names("capacity_level"):
+                raise ValueError(
+                    f"numerical_grounding.anchors: unknown capacity level {anchored!r}"
+                )
         if grounding.require_qualitative_anchors:
             missing = [
                 c for c in self.bucket_names("capacity_level") if not grounding.anchors.get(c)

@@ -14,6 +14,8 @@ from spectrumgen.errors import SpecError
 from spectrumgen.schemas.spec import Spec
 
 DEFAULT_SPEC = "emotional_authenticity"
+MAX_SPEC_BYTES = 1_000_000  # the built-in spec is 25 kB
+MAX_NESTING = 20  # the built-in spec nests 5 deep
 
 
 @lru_cache(maxsize=1)
@@ -46,6 +48,9 @@ def _load_builtin(name: str) -> Spec:
 
 @lru_cache(maxsize=32)
 def _load_file(path: str, mtime_ns: int) -> Spec:
+    size = Path(path).stat().st_size
+    if size > MAX_SPEC_BYTES:
+        raise SpecError(f"{path}: {size} bytes is too big for a spec (at most {MAX_SPEC_BYTES})")
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -59,8 +64,12 @@ def _parse(text: str, source: str) -> Spec:
     except (yaml.YAMLError, json.JSONDecodeError) as error:
         first_line = str(error).strip().splitlines()[0]
         raise SpecError(f"{source}: not valid YAML/JSON: {first_line}") from None
+    except RecursionError:
+        raise SpecError(f"{source}: nested too deeply (at most {MAX_NESTING} levels)") from None
     if not isinstance(data, dict):
         raise SpecError(f"{source}: must be a mapping of fields, got {type(data).__name__}")
+    if _depth(data) > MAX_NESTING:
+        raise SpecError(f"{source}: nested too deeply (at most {MAX_NESTING} levels)")
     try:
         return Spec.model_validate(data)
     except ValidationError as error:
@@ -68,3 +77,11 @@ def _parse(text: str, source: str) -> Spec:
         where = ".".join(str(part) for part in first["loc"]) or "(top level)"
         message = first["msg"].removeprefix("Value error, ")
         raise SpecError(f"{source}: {where}: {message}") from None
+
+
+def _depth(value: object, level: int = 1) -> int:
+    """How deeply lists and mappings nest (stops counting past MAX_NESTING)."""
+    if level > MAX_NESTING or not isinstance(value, dict | list):
+        return level
+    children = value.values() if isinstance(value, dict) else value
+    return max((_depth(child, level + 1) for child in children), default=level)
