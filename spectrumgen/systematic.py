@@ -195,12 +195,17 @@ class SystematicParameterGenerator:
     def run_systematic_production_cycle(
         self, target_examples: int, use_batch_processing: bool = True
     ) -> dict[str, Any]:
-        """Generate `target_examples` in one run; batches of `batch_size_emotional`, or 1."""
+        """Generate `target_examples` in one run; batches of `batch_size_emotional`, or 1.
+
+        Returns the seed's shape: the examples under the spec's name (`"emotional_authenticity"`)
+        and under `"examples"`, with `run_id`, `status`, `quality_analysis` and `manifest`.
+        """
         size = self.config.batch_size_emotional if use_batch_processing else 1
         context = self.config.context(batch_size=size, stages=self.stages)
         result = build_graph().compile().invoke({"target": target_examples}, context=context)
         examples = open_ledger(context.db_url).examples(result["run_id"])
         return {
+            self.spec.name: examples,  # the seed keys results by data type
             "run_id": result["run_id"],
             "status": result["status"],
             "examples": examples,

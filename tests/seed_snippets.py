@@ -97,4 +97,22 @@ config = initialize_enhanced_config({
     }
 })
 """,
+    "quick_start_generate": """\
+from unwritten.training.systematic_generator import SystematicParameterGenerator
+from unwritten.training.config_enhanced import initialize_enhanced_config
+
+config = initialize_enhanced_config()
+generator = SystematicParameterGenerator(config)
+results = generator.run_systematic_production_cycle(target_examples=100)
+print(f'✅ Generated {len(results["emotional_authenticity"])} examples')
+""",
+    "quick_start_coverage": """\
+from unwritten.training.systematic_generator import SystematicParameterGenerator
+from unwritten.training.config_enhanced import initialize_enhanced_config
+
+config = initialize_enhanced_config()
+generator = SystematicParameterGenerator(config)
+report = generator.get_coverage_report()
+print(f'Coverage: {report}')
+""",
 }

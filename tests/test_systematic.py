@@ -127,3 +127,13 @@ def test_a_grounded_config_runs_and_every_example_shows_its_numbers(seed_environ
     assert results["quality_analysis"]["rule_violations"] == {}
     for example in results["examples"]:
         assert f"Capacity {example['effective_capacity']:g}/10" in example["reasoning"]
+
+
+def test_the_seeds_quick_start_runs_and_prints_what_it_promises(seed_environment: str) -> None:
+    namespace: dict[str, Any] = {}
+    printed = run("quick_start_generate", namespace)
+    assert printed == "✅ Generated 100 examples\n"
+    results = namespace["results"]
+    assert results["emotional_authenticity"] == results["examples"]  # keyed by data type
+    printed = run("quick_start_coverage", namespace)
+    assert printed.startswith("Coverage: {") and "'total_examples_generated': 100" in printed
