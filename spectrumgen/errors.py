@@ -29,6 +29,22 @@ class SpecError(BadInputError):
     """A spec file that is missing, unreadable or fails validation; the message names the field."""
 
 
+class LedgerUnavailableError(SpectrumgenError):
+    """The ledger's database does not answer (a server down, a file locked); exit code 1.
+
+    Nothing is lost: the run resumes once it is back.
+    """
+
+    exit_code = 1
+
+
+class LedgerDamagedError(SpectrumgenError):
+    """The ledger (or its checkpoint file) is damaged, read-only, or another application's
+    database: retrying will not help, the message says what will (exit code 5)."""
+
+    exit_code = 5
+
+
 class BackendUnavailableError(SpectrumgenError):
     """The LLM backend cannot be reached or lacks the model (exit code 4)."""
 

@@ -1,8 +1,10 @@
 """The command line: `spectrumgen run`, `coverage`, `compare` and `export`. It owns the terminal;
 the library only logs.
 
-Exit codes: 0 target and quotas met; 2 bad input or configuration; 3 budget spent (or quotas no
-longer reachable) with what was accepted kept; 4 LLM backend unreachable or model missing.
+Exit codes: 0 target and quotas met; 1 the ledger's database stopped answering (resume once it is
+back); 2 bad input or configuration; 3 budget spent (or quotas no longer reachable) with what was
+accepted kept; 4 LLM backend unreachable or model missing; 5 ledger or checkpoint file damaged,
+read-only or another application's database; 130 interrupted (what was accepted is kept).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from spectrumgen.cli import reports, run  # noqa: F401  (each module registers its commands)
 from spectrumgen.cli.common import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, app, err
-from spectrumgen.errors import SpectrumgenError
+from spectrumgen.errors import LedgerDamagedError, SpectrumgenError
+from spectrumgen.ledger.store import DAMAGE_WORDS
 from spectrumgen.redact import RedactingFilter, redact
 
 EXIT_LEDGER = 1
@@ -49,6 +52,15 @@ def main(argv: list[str] | None = None) -> int:
         return error.exit_code
     except SQLAlchemyError as error:  # the ledger went away for longer than the retries
         reason = redact(str(getattr(error, "orig", None) or error).splitlines()[0])
+        if any(word in reason.lower() for word in DAMAGE_WORDS):
+            err.print(
+                f"spectrumgen: error: the ledger is damaged ({reason}); restore it from a "
+                "backup or pass another --db",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+            return LedgerDamagedError.exit_code
         err.print(
             f"spectrumgen: error: the ledger stopped answering ({reason}); what was recorded is "
             "kept: resume the run with --resume once it is back",

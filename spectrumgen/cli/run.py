@@ -34,7 +34,7 @@ from spectrumgen.graph.context import (
     RUN_ID_FIELD,
     RunContext,
 )
-from spectrumgen.ledger import open_ledger
+from spectrumgen.ledger import ledger_exists, open_ledger
 from spectrumgen.llm import BACKENDS, backend_for, choose_backend
 from spectrumgen.llm.routing import resolve_routes
 from spectrumgen.nodes.finish import BUDGET_SPENT, COMPLETE, build_manifest
@@ -279,6 +279,8 @@ def _run_settings(
             "seed": 0 if seed is None else seed,
             "routing": routing or "",
         }
+    if not ledger_exists(db):  # opening it would create an empty one
+        raise BadInputError(f"--resume {resume}: there is no ledger at {db}")
     stored = open_ledger(db).get_run(resume)
     if stored is None:
         raise BadInputError(f"--resume {resume}: no such run in the ledger {db}")

@@ -17,7 +17,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from sqlalchemy.engine import make_url
 
-from spectrumgen.errors import BadInputError
+from spectrumgen.errors import BadInputError, LedgerDamagedError
 
 
 @contextmanager
@@ -35,12 +35,19 @@ def open_checkpointer(db_url: str) -> Iterator[BaseCheckpointSaver[str]]:
         from langgraph.checkpoint.sqlite import SqliteSaver
 
         path = Path(url.database)
-        connection = sqlite3.connect(
-            path.with_name(f"{path.stem}.checkpoints{path.suffix or '.db'}"),
-            check_same_thread=False,
-        )
+        checkpoints = path.with_name(f"{path.stem}.checkpoints{path.suffix or '.db'}")
+        connection = sqlite3.connect(checkpoints, check_same_thread=False)
         try:
-            yield SqliteSaver(connection)
+            saver = SqliteSaver(connection)
+            try:
+                saver.setup()
+            except sqlite3.DatabaseError as error:
+                raise LedgerDamagedError(
+                    f"checkpoint file {checkpoints} is damaged ({error}); move it aside and "
+                    "resume: the ledger keeps every recorded example and the run plans the rest "
+                    "from it"
+                ) from None
+            yield saver
         finally:
             connection.close()
     elif url.get_backend_name() == "postgresql":
@@ -62,8 +69,8 @@ def open_checkpointer(db_url: str) -> Iterator[BaseCheckpointSaver[str]]:
             kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
             check=ConnectionPool.check_connection,
         ) as pool:
-            saver = PostgresSaver(pool)  # type: ignore[arg-type]
-            saver.setup()
-            yield saver
+            shared = PostgresSaver(pool)  # type: ignore[arg-type]
+            shared.setup()
+            yield shared
     else:
         raise BadInputError(f"no checkpointer for a {url.get_backend_name()} ledger")

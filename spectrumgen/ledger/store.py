@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -26,10 +27,22 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    DatabaseError,
+    IntegrityError,
+    NoSuchModuleError,
+)
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
-from spectrumgen.errors import BadInputError
+from spectrumgen.errors import (
+    BadInputError,
+    LedgerDamagedError,
+    LedgerUnavailableError,
+    SpectrumgenError,
+)
 from spectrumgen.ledger.tables import (
     JUDGE_SUFFIX,
     Base,
@@ -68,17 +81,17 @@ class Ledger:
 
     def __init__(self, url: str) -> None:
         try:
-            self.engine: Engine = create_engine(url, pool_pre_ping=True)
+            self.engine: Engine = _engine(url)
         except (ArgumentError, NoSuchModuleError, ImportError) as error:
             raise BadInputError(f"ledger URL {url!r} is not usable: {error}") from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _tune_sqlite)
         try:
+            _refuse_foreign(self.engine, url)
             Base.metadata.create_all(self.engine)
             _check_columns(self.engine, url)
-        except OperationalError as error:
-            reason = str(error.orig).splitlines()[0] if error.orig else str(error)
-            raise BadInputError(f"ledger {url!r} cannot be opened: {reason}") from None
+        except DatabaseError as error:
+            raise opening_error(url, error) from None
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.url = url
 
@@ -468,6 +481,61 @@ def _rejection_row(run_id: str, outcome: Outcome) -> dict[str, Any]:
     }
 
 
+# LangGraph's checkpoint tables, which share a PostgreSQL ledger's database.
+CHECKPOINT_TABLES = {
+    "checkpoints",
+    "checkpoint_blobs",
+    "checkpoint_writes",
+    "checkpoint_migrations",
+    "writes",
+}
+DAMAGE_WORDS = ("not a database", "malformed", "corrupt", "disk image")
+READ_ONLY_WORDS = ("readonly", "read-only", "read only")
+
+
+def opening_error(url: str, error: DatabaseError) -> SpectrumgenError:
+    """What a database error when opening a ledger means for the user: damage, a read-only
+    file, or an outage (the only one retrying cures)."""
+    reason = (str(error.orig) if error.orig else str(error)).splitlines()[0]
+    lowered = reason.lower()
+    if any(word in lowered for word in DAMAGE_WORDS):
+        return LedgerDamagedError(
+            f"ledger {url!r} is damaged or not a database ({reason}); restore it from a backup "
+            "or pass another --db (spectrumgen leaves it as it is)"
+        )
+    if any(word in lowered for word in READ_ONLY_WORDS):
+        return LedgerDamagedError(
+            f"ledger {url!r} is read-only ({reason}); make it writable or pass another --db"
+        )
+    if "unable to open" in lowered:  # a SQLite file in a folder that is not there
+        return BadInputError(
+            f"ledger {url!r} cannot be opened ({reason}); check that its folder exists"
+        )
+    return LedgerUnavailableError(
+        f"ledger {url!r} does not answer ({reason}); nothing was written: try again once it is back"
+    )
+
+
+def _refuse_foreign(engine: Engine, url: str) -> None:
+    """Refuse a database holding another application's tables and none of the ledger's."""
+    tables = set(inspect(engine).get_table_names())
+    ours = set(Base.metadata.tables)
+    if tables and not tables & ours and not tables <= CHECKPOINT_TABLES:
+        shown = ", ".join(sorted(tables)[:5])
+        raise LedgerDamagedError(
+            f"ledger {url!r} is another application's database (tables {shown}), not a "
+            "spectrumgen ledger; pass another --db"
+        )
+
+
+def _engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        # One connection for the whole process: each new one would be a new, empty database.
+        return create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    return create_engine(url, pool_pre_ping=True)
+
+
 def _check_columns(engine: Engine, url: str) -> None:
     """Refuse a ledger whose tables an older spectrumgen made (create_all adds no columns)."""
     inspector = inspect(engine)
@@ -488,6 +556,17 @@ def _tune_sqlite(connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def ledger_exists(url: str) -> bool:
+    """False for a SQLite ledger file that is not there yet (a server database: True)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return True  # opening it says what is wrong
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return True
+    return Path(parsed.database).is_file()
 
 
 @lru_cache(maxsize=8)
