@@ -71,7 +71,7 @@ def test_a_real_embedded_run_records_gemma_and_real_tokens(tmp_path: Path) -> No
     manifest = result["manifest"]
     assert result["status"] in ("complete", "budget_spent", "quotas_unmet")
     assert manifest["models"] == [
-        {"backend": "embedded", "model": EMBEDDED_MODEL_NAME, "role": "generate"}
+        {"backend": "embedded", "model": EMBEDDED_MODEL_NAME, "role": "generate", "calls": 1}
     ]
     assert manifest["tokens"]["estimated"] is False and manifest["tokens"]["total"] > 0
     assert DEMO_NOTICE in manifest["notes"]

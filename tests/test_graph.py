@@ -176,7 +176,7 @@ def test_any_chat_model_plugs_in_and_garbage_replies_only_spend_the_budget(
         "missing from the reply"
     }
     assert result["manifest"]["models"] == [
-        {"backend": "custom", "model": "GarbageChatModel", "role": "generate"}
+        {"backend": "custom", "model": "GarbageChatModel", "role": "generate", "calls": 6}
     ]
 
 

@@ -53,7 +53,14 @@ def test_a_run_against_ollama_sends_the_schema_thinking_off_and_counts_real_toke
         result = run_graph(ollama_context(url, tmp_path), target=12)
     assert result["status"] == "complete"
     manifest = result["manifest"]
-    assert manifest["models"] == [{"backend": "ollama", "model": "qwen3:8b", "role": "generate"}]
+    assert manifest["models"] == [
+        {
+            "backend": "ollama",
+            "model": "qwen3:8b",
+            "role": "generate",
+            "calls": manifest["llm_calls"],
+        }
+    ]
     assert manifest["tokens"]["estimated"] is False
     sent = behaviour.requests
     assert len(sent) == manifest["llm_calls"]
@@ -87,7 +94,8 @@ def test_one_http_500_is_retried_and_the_run_completes(tmp_path: Path) -> None:
     with serve(OllamaHandler, Behaviour(fail_statuses=[500])) as (url, behaviour):
         result = run_graph(ollama_context(url, tmp_path), target=6)
     assert result["status"] == "complete"
-    assert len(behaviour.requests) == result["manifest"]["llm_calls"] + 1  # the retried call
+    # Every request the server saw is counted: the one answered 500 and retried too.
+    assert len(behaviour.requests) == result["manifest"]["llm_calls"] == 3
     assert result["manifest"]["counts"]["rejected_attempts"] == 0
 
 

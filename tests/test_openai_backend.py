@@ -41,10 +41,16 @@ def test_a_run_against_an_openai_compatible_server_uses_a_json_schema_response_f
         )
     assert result["status"] == "complete"
     manifest = result["manifest"]
+    # Every request the server saw is counted, the one answered 503 and retried included.
+    assert len(behaviour.requests) == manifest["llm_calls"]
     assert manifest["models"] == [
-        {"backend": "openai", "model": "Qwen/Qwen3-8B", "role": "generate"}
+        {
+            "backend": "openai",
+            "model": "Qwen/Qwen3-8B",
+            "role": "generate",
+            "calls": len(behaviour.requests),
+        }
     ]
-    assert len(behaviour.requests) == manifest["llm_calls"] + 1  # the 503 was retried
     for request in behaviour.requests:
         response_format = request["response_format"]
         assert response_format["type"] == "json_schema"

@@ -112,7 +112,7 @@ def test_a_folder_per_run_with_run_id_in_out(tmp_path: Path) -> None:
         ({"seed": 2**64}, "seed must be from 0 to"),
         ({"lease_seconds": 10**20}, "lease_seconds must be from 1 to 604800"),
         ({"max_calls": 10**23}, "max_calls must be from 1 to"),
-        ({"request_timeout": float("nan")}, "request_timeout must be from 1 to 86400, got nan"),
+        ({"request_timeout": float("nan")}, "request_timeout must be from 0.01 to 86400, got nan"),
         ({"batch_size": 0}, "batch_size must be from 1 to 50"),
     ],
 )

@@ -1,4 +1,4 @@
-"""`spectrumgen coverage`, `compare` and `export`: the seed's reports and tools."""
+"""`spectrumgen coverage`, `quality`, `compare`, `export` and `migrate`: reports and tools."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import typer
 from rich.table import Table
 
 from spectrumgen.analysis import coverage_report
-from spectrumgen.cli.common import app, err, out
+from spectrumgen.cli.common import app, err, open_ledger, out
 from spectrumgen.errors import BadInputError
 from spectrumgen.graph.context import DEFAULT_DB_URL, DEFAULT_MODEL, RunContext
-from spectrumgen.ledger import open_ledger
+from spectrumgen.ledger import ledger_exists
 from spectrumgen.llm import BACKENDS, choose_backend
+from spectrumgen.redact import redact
 from spectrumgen.specs import DEFAULT_SPEC, load_spec
 
 SpecOption = Annotated[str, typer.Option(help="Built-in spec name or YAML/JSON spec file.")]
@@ -187,4 +188,29 @@ def export(
         f"exported {written['rows']} examples to {written['data']} (card: {written['card']})",
         markup=False,
         highlight=False,
+    )
+
+
+@app.command()
+def migrate(db: DbOption = DEFAULT_DB_URL) -> None:
+    """Upgrade a ledger made by an earlier spectrumgen to this one's schema (a SQLite ledger is
+    upgraded when opened anyway, after a backup copy; a PostgreSQL one only by this command)."""
+    from spectrumgen.ledger.store import make_engine
+    from spectrumgen.ledger.versions import current, head, upgrade
+
+    if not ledger_exists(db):
+        raise BadInputError(f"there is no ledger at {db}")
+    engine = make_engine(db)
+    with engine.connect() as connection:
+        before = current(connection)
+    if before == head():
+        out.print(
+            f"ledger {redact(db)} is at schema {before} already", markup=False, soft_wrap=True
+        )
+        return
+    upgrade(engine)
+    out.print(
+        f"upgraded ledger {redact(db)} from schema {before or 'unversioned'} to {head()}",
+        markup=False,
+        soft_wrap=True,
     )

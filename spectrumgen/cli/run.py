@@ -20,6 +20,7 @@ from spectrumgen.cli.common import (
     EXIT_INTERRUPTED,
     app,
     err,
+    open_ledger,
     out,
 )
 from spectrumgen.dataset import RUN_FILES, check_folder, claim_folder, write_run_files
@@ -34,7 +35,7 @@ from spectrumgen.graph.context import (
     RUN_ID_FIELD,
     RunContext,
 )
-from spectrumgen.ledger import ledger_exists, open_ledger
+from spectrumgen.ledger import ledger_exists
 from spectrumgen.llm import BACKENDS, backend_for, choose_backend
 from spectrumgen.llm.routing import resolve_routes
 from spectrumgen.nodes.finish import BUDGET_SPENT, COMPLETE, build_manifest

@@ -22,7 +22,7 @@ LIMITS: dict[str, tuple[int | float, int | float]] = {
     "max_tokens": (1, 10**12),
     "seed": (0, 2**63 - 1),  # a signed 64-bit column in the ledger
     "lease_seconds": (1, 7 * 86_400),
-    "request_timeout": (1, 86_400),
+    "request_timeout": (0.01, 86_400),
     "fault_rate": (0, 1),
     "call_error_rate": (0, 1),
 }

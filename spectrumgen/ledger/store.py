@@ -54,6 +54,7 @@ from spectrumgen.ledger.tables import (
     Run,
     utc_now,
 )
+from spectrumgen.ledger.versions import prepare_schema
 from spectrumgen.schemas.batch import JudgeCall, Outcome, RawReply, RejectedRecord
 from spectrumgen.schemas.example import ExampleRecord
 from spectrumgen.schemas.spec import AXIS_NAMES, Spec
@@ -81,14 +82,14 @@ class Ledger:
 
     def __init__(self, url: str) -> None:
         try:
-            self.engine: Engine = _engine(url)
+            self.engine: Engine = make_engine(url)
         except (ArgumentError, NoSuchModuleError, ImportError) as error:
             raise BadInputError(f"ledger URL {url!r} is not usable: {error}") from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _tune_sqlite)
         try:
             _refuse_foreign(self.engine, url)
-            Base.metadata.create_all(self.engine)
+            self.upgraded = prepare_schema(self.engine, url)  # a note when it was upgraded
             _check_columns(self.engine, url)
         except DatabaseError as error:
             raise opening_error(url, error) from None
@@ -201,7 +202,7 @@ class Ledger:
         with self.sessions() as session:
             row = session.execute(
                 select(
-                    func.count(),
+                    func.coalesce(func.sum(Batch.requests), 0),  # every HTTP request, retries too
                     func.coalesce(func.sum(Batch.items_requested), 0),
                     func.coalesce(func.sum(Batch.repair_items), 0),
                     func.coalesce(func.sum(Batch.prompt_tokens), 0),
@@ -229,19 +230,24 @@ class Ledger:
             llm_seconds=float(seconds),
         )
 
-    def run_models(self, run_id: str) -> list[dict[str, str]]:
-        """Each backend and model that answered the run, and its role (generate or judge)."""
+    def run_models(self, run_id: str) -> list[dict[str, Any]]:
+        """Each backend and model that answered the run, its role (generate or judge) and the
+        HTTP requests it was sent (`calls`, retries included)."""
         with self.sessions() as session:
             rows = session.execute(
-                select(Batch.backend, Batch.model, Batch.batch_id).where(Batch.run_id == run_id)
+                select(Batch.backend, Batch.model, Batch.batch_id, Batch.requests).where(
+                    Batch.run_id == run_id
+                )
             )
-            seen = {
-                (backend, model, "judge" if batch_id.endswith(JUDGE_SUFFIX) else "generate")
-                for backend, model, batch_id in rows
-            }
+            calls: Counter[tuple[str, str, str]] = Counter()
+            for backend, model, batch_id, requests in rows:
+                role = "judge" if batch_id.endswith(JUDGE_SUFFIX) else "generate"
+                calls[(backend, model, role)] += requests
         return [
-            {"backend": backend, "model": model, "role": role}
-            for backend, model, role in sorted(seen, key=lambda row: (row[2], row[1]))
+            {"backend": backend, "model": model, "role": role, "calls": count}
+            for (backend, model, role), count in sorted(
+                calls.items(), key=lambda item: (item[0][2], item[0][1])
+            )
         ]
 
     def examples(self, run_id: str) -> list[dict[str, Any]]:
@@ -337,6 +343,7 @@ class Ledger:
                         backend=reply.backend,
                         error=reply.error,
                         seconds=reply.seconds,
+                        requests=reply.requests,
                     )
                 )
                 if judge is not None:
@@ -353,6 +360,7 @@ class Ledger:
                             backend=judge.backend,
                             error=judge.error,
                             seconds=judge.seconds,
+                            requests=judge.requests,
                         )
                     )
                 inserted = self._insert_examples(session, records, reply.batch_id)
@@ -520,7 +528,7 @@ def _refuse_foreign(engine: Engine, url: str) -> None:
     """Refuse a database holding another application's tables and none of the ledger's."""
     tables = set(inspect(engine).get_table_names())
     ours = set(Base.metadata.tables)
-    if tables and not tables & ours and not tables <= CHECKPOINT_TABLES:
+    if tables and not tables & ours and not tables <= CHECKPOINT_TABLES | {"alembic_version"}:
         shown = ", ".join(sorted(tables)[:5])
         raise LedgerDamagedError(
             f"ledger {url!r} is another application's database (tables {shown}), not a "
@@ -528,7 +536,8 @@ def _refuse_foreign(engine: Engine, url: str) -> None:
         )
 
 
-def _engine(url: str) -> Engine:
+def make_engine(url: str) -> Engine:
+    """An engine for a ledger URL (an in-memory SQLite one keeps its one connection)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
         # One connection for the whole process: each new one would be a new, empty database.
@@ -537,15 +546,15 @@ def _engine(url: str) -> Engine:
 
 
 def _check_columns(engine: Engine, url: str) -> None:
-    """Refuse a ledger whose tables an older spectrumgen made (create_all adds no columns)."""
+    """Refuse a ledger whose tables lack columns its schema version promises (edited by hand)."""
     inspector = inspect(engine)
     for table in Base.metadata.sorted_tables:
         have = {column["name"] for column in inspector.get_columns(table.name)}
         missing = sorted(set(table.columns.keys()) - have)
         if missing:
             raise BadInputError(
-                f"ledger {url!r} was made by an older spectrumgen (table {table.name} lacks "
-                f"{', '.join(missing)}); use a new --db"
+                f"ledger {url!r} does not match its schema version (table {table.name} lacks "
+                f"{', '.join(missing)}); restore it from a backup or use a new --db"
             )
 
 

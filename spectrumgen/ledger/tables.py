@@ -88,6 +88,9 @@ class Batch(Base):
     backend: Mapped[str] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    requests: Mapped[int] = mapped_column(
+        Integer, default=1, server_default="1", doc="HTTP requests the call took, retries included."
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 from spectrumgen.errors import BackendUnavailableError, TransientBackendError
 from spectrumgen.graph.context import DEFAULT_OLLAMA_URL
+from spectrumgen.llm.counting import HTTP_HOOKS
 
 TOKENS_PER_ITEM = 450
 PROMPT_TOKENS_ALLOWANCE = 1500
@@ -79,6 +80,7 @@ def make_chat_ollama(url: str, model: str, batch_size: int, timeout: float) -> C
         num_ctx=context_window(batch_size),
         num_predict=TOKENS_PER_ITEM * batch_size,
         client_kwargs={"timeout": timeout},
+        sync_client_kwargs={"event_hooks": HTTP_HOOKS},  # every request counted
     )
 
 

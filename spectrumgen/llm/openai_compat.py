@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from langchain_openai import ChatOpenAI
 
 from spectrumgen.errors import BackendUnavailableError, TransientBackendError
+from spectrumgen.llm.counting import HTTP_HOOKS
 
 DEFAULT_OPENAI_URL = "http://127.0.0.1:8000/v1"
 TOKENS_PER_ITEM = 450
@@ -68,6 +69,7 @@ def make_chat_openai(url: str, model: str, timeout: float) -> ChatOpenAI:
         timeout=timeout,
         max_retries=0,
         temperature=0.7,
+        http_client=httpx.Client(timeout=timeout, event_hooks=HTTP_HOOKS),  # requests counted
     )
 
 

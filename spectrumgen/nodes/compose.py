@@ -53,7 +53,18 @@ def compose(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         for (model, stage), scenarios in groups.items()
         for chunk in (scenarios[i : i + size] for i in range(0, len(scenarios), size))
     ]
-    return {"batches": [b.model_dump() for b in batches]}
+    # Models and stages split a wave into more batches than plan_gaps counted on: never send
+    # more calls than the budget has left. Repairs left out wait for a later wave; new cells
+    # left out are released when the next wave is planned.
+    calls_each = parts.context.calls_per_batch(judged=routes.judge is not None)
+    left = int(state.get("call_budget", 0)) - int(state.get("llm_calls", 0))
+    allowed = max(0, left // calls_each) if "call_budget" in state else len(batches)
+    kept, dropped = batches[:allowed], batches[allowed:]
+    held = [s.model_dump() for b in dropped for s in b.scenarios if s.repairs_so_far > 0]
+    update: dict[str, Any] = {"batches": [b.model_dump() for b in kept]}
+    if held:
+        update["repair_queue"] = [*state.get("repair_queue", []), *held]
+    return update
 
 
 def compose_scenario(spec: Spec, cell: Cell, scenario_id: str, rng: random.Random) -> Scenario:

@@ -16,6 +16,7 @@ from langgraph.runtime import Runtime
 
 from spectrumgen.errors import BackendUnavailableError
 from spectrumgen.llm import Backend, backend_for, call_batch
+from spectrumgen.llm.counting import counting, set_aside, take_back
 from spectrumgen.nodes.common import node_parts
 from spectrumgen.redact import redact
 from spectrumgen.schemas.batch import FULL, BatchTask, RawReply, batch_json_schema
@@ -54,13 +55,17 @@ def make_generate(chat_model: BaseChatModel | None = None) -> Callable[..., dict
             backend=backend.name,
             stage=batch.stage,
         )
-        try:
-            answer = call_batch(backend, system, user, schema, len(batch.scenarios))
-        except BackendUnavailableError:
-            raise
-        except Exception as error:  # a failed call is repaired like a failed item
-            reply.error = redact(f"{type(error).__name__}: {error}")
-        else:
+        with counting() as counted:
+            try:
+                answer = call_batch(backend, system, user, schema, len(batch.scenarios))
+            except BackendUnavailableError:  # retried (transport) or the run stops
+                set_aside(batch.batch_id, counted.requests)
+                raise
+            except Exception as error:  # a failed call is repaired like a failed item
+                answer = None
+                reply.error = redact(f"{type(error).__name__}: {error}")
+        reply.requests = counted.requests + take_back(batch.batch_id)
+        if answer is not None:
             reply.text = answer.text
             reply.prompt_tokens = answer.prompt_tokens
             reply.completion_tokens = answer.completion_tokens

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from spectrumgen.errors import BackendUnavailableError
 from spectrumgen.graph.state import GenerationState
 from spectrumgen.llm import Backend, backend_for, call_batch
+from spectrumgen.llm.counting import counting, set_aside, take_back
 from spectrumgen.llm.routing import Routes
 from spectrumgen.nodes.common import node_parts
 from spectrumgen.nodes.parse import objects_with_ids
@@ -91,13 +92,18 @@ def score_batch(
     system, user = judge_prompts(spec, pairs)
     ids = [o.scenario.scenario_id for o in outcomes]
     call = JudgeCall(batch_id=batch_id, model=backend.model_name, backend=backend.name)
-    try:
-        reply = call_batch(backend, system, user, judge_json_schema(ids), len(ids))
-    except BackendUnavailableError:
-        raise
-    except Exception as error:  # the items stay accepted, unjudged
-        call.error = redact(f"{type(error).__name__}: {error}")
-        return call, {}
+    key = f"{batch_id}-judge"
+    with counting() as counted:
+        try:
+            reply = call_batch(backend, system, user, judge_json_schema(ids), len(ids))
+        except BackendUnavailableError:  # retried (transport) or the run stops
+            set_aside(key, counted.requests)
+            raise
+        except Exception as error:  # the items stay accepted, unjudged
+            call.requests = counted.requests + take_back(key)
+            call.error = redact(f"{type(error).__name__}: {error}")
+            return call, {}
+    call.requests = counted.requests + take_back(key)
     call.prompt_tokens, call.completion_tokens = reply.prompt_tokens, reply.completion_tokens
     call.tokens_estimated, call.seconds = reply.tokens_estimated, reply.seconds
     scores: dict[str, JudgeScore] = {}

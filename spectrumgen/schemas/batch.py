@@ -137,6 +137,7 @@ class JudgeCall(BaseModel):
     tokens_estimated: bool = False
     seconds: float = 0.0
     error: str | None = None
+    requests: int = Field(default=1, description="HTTP requests, retries included.")
 
 
 class RawReply(BaseModel):
@@ -154,6 +155,7 @@ class RawReply(BaseModel):
     tokens_estimated: bool = False
     seconds: float = 0.0
     truncated: bool = Field(default=False, description="The reply hit its token limit.")
+    requests: int = Field(default=1, description="HTTP requests, retries included.")
     stage: str = FULL
 
 

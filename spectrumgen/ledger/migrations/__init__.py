@@ -1,0 +1,1 @@
+"""Alembic migrations of the ledger's schema (see `spectrumgen.ledger.versions`)."""
