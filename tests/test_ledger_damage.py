@@ -93,3 +93,12 @@ def test_resume_or_join_of_a_ledger_that_is_not_there_creates_nothing(tmp_path: 
         assert done.returncode == BAD_INPUT, done.stderr
         assert "there is no ledger at sqlite:///spectrumgen.db" in done.stderr
         assert list(tmp_path.iterdir()) == []
+
+
+def test_a_read_only_ledger_exits_5_before_any_work(tmp_path: Path, good_ledger: Path) -> None:
+    (tmp_path / "ledger.db").write_bytes((good_ledger / "ledger.db").read_bytes())
+    done = run(tmp_path, "sqlite:///file:ledger.db?mode=ro&uri=true")
+    assert done.returncode == DAMAGED, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert "is read-only (attempt to write a readonly database)" in line, line
+    assert not (tmp_path / "out").exists()
