@@ -84,7 +84,11 @@ def run_new_approach(context: RunContext, samples: int) -> dict[str, Any]:
             context, db_url=f"sqlite:///{Path(folder) / 'ledger.db'}", out_dir=None
         )
         started = time.perf_counter()
-        result = build_graph().compile().invoke({"target": samples}, context=run_context)
+        result = (
+            build_graph()
+            .compile()
+            .invoke({"target": samples}, run_context.graph_config(), context=run_context)
+        )
         seconds = time.perf_counter() - started
         records = open_ledger(run_context.db_url).examples(result["run_id"])
     manifest = result["manifest"]

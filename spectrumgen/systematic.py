@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 
 from spectrumgen.analysis import coverage_report, quality_analysis
@@ -202,7 +201,11 @@ class SystematicParameterGenerator:
         """
         size = self.config.batch_size_emotional if use_batch_processing else 1
         context = self.config.context(batch_size=size, stages=self.stages)
-        result = build_graph().compile().invoke({"target": target_examples}, context=context)
+        result = (
+            build_graph()
+            .compile()
+            .invoke({"target": target_examples}, context.graph_config(), context=context)
+        )
         examples = open_ledger(context.db_url).examples(result["run_id"])
         return {
             self.spec.name: examples,  # the seed keys results by data type
@@ -226,8 +229,8 @@ class SystematicParameterGenerator:
         """Plan `batch_size` scenarios from the coverage gaps (the graph's plan_gaps and
         compose, stopped before generation); `generate_batch_with_shared_context` goes on."""
         graph = build_graph().compile(checkpointer=InMemorySaver())
-        thread: RunnableConfig = {"configurable": {"thread_id": uuid.uuid4().hex}}
         context = self.config.context(batch_size=batch_size, stages=1, max_calls=1)
+        thread = context.graph_config(uuid.uuid4().hex)
         graph.invoke({"target": batch_size}, thread, context=context, interrupt_after=["compose"])
         state = graph.get_state(thread).values
         scenarios = [s for batch in state["batches"] for s in batch["scenarios"]]
@@ -285,7 +288,7 @@ class MultiStepSystematicGenerator(SystematicParameterGenerator):
                 }
                 for gap in target_coverage["gaps_to_fill"]
             ]
-        result = build_graph().compile().invoke(payload, context=context)
+        result = build_graph().compile().invoke(payload, context.graph_config(), context=context)
         samples = open_ledger(context.db_url).examples(result["run_id"])
         return samples, quality_analysis(self.spec, samples, batch_size)
 

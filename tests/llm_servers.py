@@ -43,12 +43,27 @@ class Behaviour:
     error_rate: float = 0.0
     truncate_rate: float = 0.0
     seed: int = 0
+    # The first `gather` chat requests are held until that many are in flight together (or 10 s
+    # pass): `gathered` says whether they ever were, without timing anything.
+    gather: int = 0
+    gathered: bool | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     rng: random.Random = field(default_factory=random.Random)
 
     def __post_init__(self) -> None:
         self.rng.seed(self.seed)
+        self._barrier = threading.Barrier(self.gather, timeout=10) if self.gather else None
+
+    def wait_for_company(self) -> None:
+        """Hold a request until `gather` are in flight at once (the first `gather` only)."""
+        if self._barrier is None or self.gathered is not None:
+            return
+        try:
+            self._barrier.wait()
+            self.gathered = True
+        except threading.BrokenBarrierError:
+            self.gathered = False
 
     def next_failure(self) -> int | None:
         with self.lock:
@@ -127,6 +142,7 @@ class OllamaHandler(_Handler):
         if self.behaviour.down:
             self.close_connection = True  # no status line: the client sees a dropped connection
             return
+        self.behaviour.wait_for_company()
         if self.behaviour.delay_seconds:
             time.sleep(self.behaviour.delay_seconds)
         if body.get("model") not in self.behaviour.models:

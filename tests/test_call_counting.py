@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from tests.helpers import run_cli
 from tests.llm_servers import Behaviour, OllamaHandler, serve
 from tests.test_ollama_backend import ollama_context, run_graph
 
@@ -38,3 +39,16 @@ def test_a_wave_split_by_models_never_passes_the_call_budget(tmp_path: Path) -> 
             result = run_graph(context, target=64)
         assert result["status"] != "complete"
         assert len(behaviour.requests) == result["manifest"]["llm_calls"] <= budget
+
+
+def test_a_wave_of_eight_calls_is_in_flight_at_once(tmp_path: Path) -> None:
+    # LangGraph's default pool on a 2-core machine is min(32, cores + 4) = 6 threads; the run's
+    # concurrency must set it, or a wave of 8 goes out as 6 then 2 and never gathers.
+    behaviour = Behaviour(gather=8)
+    with serve(OllamaHandler, behaviour) as (url, _):
+        done = run_cli(
+            "run", "--backend", "ollama", "--base-url", url, "--concurrency", "8",
+            "--batch-size", "1", "--target", "8", "--out", "out", "--quiet", cwd=tmp_path,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert behaviour.gathered is True

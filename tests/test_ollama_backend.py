@@ -33,7 +33,7 @@ def run_graph(context: RunContext, target: int, run_id: str | None = None) -> di
     payload: dict[str, Any] = {"target": target}
     if run_id:
         payload["run_id"] = run_id
-    return graph.invoke(payload, context=context)
+    return graph.invoke(payload, context.graph_config(), context=context)
 
 
 def ollama_context(url: str, tmp_path: Path, **overrides: Any) -> RunContext:

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from langchain_core.runnables import RunnableConfig
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -333,7 +332,7 @@ def _stream_run(
         Progress(*columns, console=err, disable=quiet, transient=False) as progress,
     ):
         graph = build_graph().compile(checkpointer=checkpointer)
-        config: RunnableConfig = {"configurable": {"thread_id": thread}}
+        config = context.graph_config(thread)
         task = progress.add_task("accepted", total=target, detail="")
         for attempt in range(1, STORE_RETRIES + 1):
             try:

@@ -7,9 +7,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
+
 DEFAULT_DB_URL = "sqlite:///spectrumgen.db"
 RUN_ID_FIELD = "{run_id}"
 MAX_TARGET = 1_000_000
+POOL_HEADROOM = 2
 # Every number a run takes, with the range it must fall in (inclusive): the CLI's options, the
 # served graph's caller settings and `RunContext.check_limits` all read this table.
 LIMITS: dict[str, tuple[int | float, int | float]] = {
@@ -160,6 +163,16 @@ class RunContext:
                 continue
             if not _number_within(value, low, high):
                 raise BadInputError(f"{name} must be from {low:g} to {high:g}, got {value!r}")
+
+    def graph_config(self, thread_id: str | None = None) -> RunnableConfig:
+        """The config to invoke the graph with: LangGraph runs a wave's batches on a pool of
+        `max_concurrency` threads, min(32, cores + 4) unless set, so a wave of 8 on 2 cores
+        would run as 6 then 2. The pool also runs LangGraph's own background work (a streamed
+        run takes a thread), hence two to spare. With a thread id for a checkpointer."""
+        config: RunnableConfig = {"max_concurrency": self.concurrency + POOL_HEADROOM}
+        if thread_id is not None:
+            config["configurable"] = {"thread_id": thread_id}
+        return config
 
     def out_folder(self, run_id: str) -> Path | None:
         """Where this run's files go (`out_dir` with `{run_id}` filled in); None for no files."""

@@ -36,6 +36,7 @@ from spectrumgen.graph.context import (
     DEFAULT_DB_URL,
     DEFAULT_MODEL,
     LIMITS,
+    POOL_HEADROOM,
     RunContext,
     check_target,
 )
@@ -202,4 +203,7 @@ def caller_error(error: ValidationError) -> str:
 
 def served_graph() -> Any:
     """The compiled graph for `langgraph dev`: no checkpointer, a caller's context limited."""
-    return build_graph(context_schema=ServedContext).compile()
+    # A caller's `concurrency` sizes each wave (up to LIMITS' 64); LangGraph's pool must not
+    # cap it at its default of min(32, cores + 4).
+    graph = build_graph(context_schema=ServedContext).compile()
+    return graph.with_config(max_concurrency=int(LIMITS["concurrency"][1]) + POOL_HEADROOM)
