@@ -91,7 +91,7 @@ def test_resume_or_join_of_a_ledger_that_is_not_there_creates_nothing(tmp_path: 
     for flag in ("--resume", "--join"):
         done = run_cli("run", "--backend", "scripted", flag, "nope", "--quiet", cwd=tmp_path)
         assert done.returncode == BAD_INPUT, done.stderr
-        assert "there is no ledger at sqlite:///spectrumgen.db" in done.stderr
+        assert f"{flag} nope: there is no ledger at sqlite:///spectrumgen.db" in done.stderr
         assert list(tmp_path.iterdir()) == []
 
 

@@ -158,7 +158,8 @@ def run(
     routing = ",".join(entries) if entries else None
     if join and resume:
         raise BadInputError("--join and --resume exclude each other")
-    settings = _run_settings(db, resume or join, target, backend, model, seed, routing)
+    flag = "--join" if join else "--resume"
+    settings = _run_settings(db, resume or join, target, backend, model, seed, routing, flag)
     context = RunContext(
         spec=spec,
         backend=settings["backend"],
@@ -269,8 +270,10 @@ def _run_settings(
     model: str | None,
     seed: int | None,
     routing: str | None,
+    flag: str = "--resume",
 ) -> dict[str, Any]:
-    """The run's target, backend, models and seed: from the flags, or fixed by the resumed run."""
+    """The run's target, backend, models and seed: from the flags, or fixed by the resumed run
+    (`flag` names the option that gave its id, for the error line)."""
     if resume is None:
         return {
             "target": target or DEFAULT_TARGET,
@@ -280,10 +283,10 @@ def _run_settings(
             "routing": routing or "",
         }
     if not ledger_exists(db):  # opening it would create an empty one
-        raise BadInputError(f"--resume {resume}: there is no ledger at {db}")
+        raise BadInputError(f"{flag} {resume}: there is no ledger at {db}")
     stored = open_ledger(db).get_run(resume)
     if stored is None:
-        raise BadInputError(f"--resume {resume}: no such run in the ledger {db}")
+        raise BadInputError(f"{flag} {resume}: no such run in the ledger {db}")
     given = {
         "target": target,
         "backend": backend,
