@@ -138,20 +138,23 @@ def copied_fields(rules: TextQuality, fields: Mapping[str, str]) -> list[str]:
     if not rules.enabled:
         return []
     reasons = []
+    copied: set[str] = set()  # fields in a pair already found copying
     for name, other in COPY_PAIRS:
         if name not in fields or other not in fields:
             continue
         score = similarity(fields[name], fields[other])
+        clause = None
         if score >= rules.max_field_similarity:
             reasons.append(
                 f"{COPIED_FIELD}: {name} copies the {other} (similarity {score:.0f} >= "
                 f"{rules.max_field_similarity:g})"
             )
-            continue
-        clause = shared_run(fields[name], fields[other], rules.max_shared_run_words)
-        if clause:
+        elif clause := shared_run(fields[name], fields[other], rules.max_shared_run_words):
             reasons.append(f"{COPIED_FIELD}: {name} repeats a clause of the {other}: {clause!r}")
-    if "response" in fields and "context" in fields and not any("response" in r for r in reasons):
+        else:
+            continue
+        copied |= {name, other}
+    if "response" in fields and "context" in fields and "response" not in copied:
         echoed = shared_ngrams(fields["response"], fields["context"], 3)
         if len(echoed) > rules.max_echoed_trigrams:
             shown = ", ".join(repr(" ".join(g)) for g in echoed[:3])

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from spectrumgen.cli import reports, run  # noqa: F401  (each module registers its commands)
 from spectrumgen.cli.common import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, app, err
 from spectrumgen.errors import LedgerDamagedError, SpectrumgenError
-from spectrumgen.ledger.store import DAMAGE_WORDS, READ_ONLY_WORDS
+from spectrumgen.ledger.store import database_reason, ledger_damage
 from spectrumgen.redact import RedactingFilter, redact
 
 EXIT_LEDGER = 1
@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"spectrumgen: error: {error}", markup=False, highlight=False, soft_wrap=True)
         return error.exit_code
     except SQLAlchemyError as error:  # the ledger went away for longer than the retries
-        reason = redact(str(getattr(error, "orig", None) or error).splitlines()[0])
-        if any(word in reason.lower() for word in (*DAMAGE_WORDS, *READ_ONLY_WORDS)):
+        reason = redact(database_reason(error))
+        if ledger_damage(reason):
             err.print(
                 f"spectrumgen: error: the ledger cannot be written ({reason}); restore it from "
                 "a backup, make it writable, or pass another --db",

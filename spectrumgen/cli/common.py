@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from spectrumgen.ledger import Ledger, ledger_exists
+from spectrumgen.ledger import Ledger
 from spectrumgen.ledger import open_ledger as _open_ledger
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_BUDGET, EXIT_BACKEND, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
@@ -25,16 +25,8 @@ def _root() -> None:
     """spectrumgen: plan coverage gaps, generate in batches, validate, repair, record."""
 
 
-def open_ledger(url: str, must_exist: bool = False) -> Ledger:
-    """The ledger at `url`, saying so on stderr when opening it upgraded its schema.
-
-    Raises:
-        BadInputError: `must_exist` and there is no ledger there (nothing is created).
-    """
-    if must_exist and not ledger_exists(url):
-        from spectrumgen.errors import BadInputError
-
-        raise BadInputError(f"there is no ledger at {url}")
+def open_ledger(url: str) -> Ledger:
+    """The ledger at `url`, saying so on stderr when opening it upgraded its schema."""
     ledger = _open_ledger(url)
     if ledger.upgraded:
         err.print(f"note: {ledger.upgraded}", markup=False, highlight=False, soft_wrap=True)

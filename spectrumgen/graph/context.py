@@ -9,6 +9,8 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
+from spectrumgen.errors import BadInputError
+
 DEFAULT_DB_URL = "sqlite:///spectrumgen.db"
 RUN_ID_FIELD = "{run_id}"
 MAX_TARGET = 1_000_000
@@ -155,8 +157,6 @@ class RunContext:
         Raises:
             BadInputError: naming the setting, its range and the value given.
         """
-        from spectrumgen.errors import BadInputError
-
         for name, (low, high) in LIMITS.items():
             value = getattr(self, name)
             if value is None and name in ("max_calls", "max_tokens"):
@@ -201,8 +201,6 @@ def check_target(target: Any, largest: int = MAX_TARGET) -> None:
     Raises:
         BadInputError: naming the range and the value given.
     """
-    from spectrumgen.errors import BadInputError
-
     if isinstance(target, bool) or not isinstance(target, int) or not 1 <= target <= largest:
         raise BadInputError(f"target must be a whole number from 1 to {largest}, got {target!r}")
 
@@ -230,8 +228,6 @@ def with_overrides(context: RunContext, overrides: dict[str, Any] | None) -> Run
     """
     if not overrides:
         return context
-    from spectrumgen.errors import BadInputError
-
     known = {f.name for f in fields(RunContext)}
     unknown = sorted(set(overrides) - known)
     if unknown:

@@ -33,8 +33,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from spectrumgen.errors import BadInputError
 from spectrumgen.graph.builder import build_graph
 from spectrumgen.graph.context import (
-    DEFAULT_DB_URL,
-    DEFAULT_MODEL,
     LIMITS,
     POOL_HEADROOM,
     RunContext,
@@ -155,17 +153,22 @@ class ServedContext(BaseModel):
         return context
 
 
+# The RunContext fields the server's environment sets (unset: RunContext's default).
+SERVER_ENV = {
+    "backend": "SPECTRUMGEN_BACKEND",
+    "model": "SPECTRUMGEN_MODEL",
+    "routing": "SPECTRUMGEN_ROUTING",
+    "base_url": "SPECTRUMGEN_BASE_URL",
+    "db_url": "SPECTRUMGEN_DB_URL",
+}
+
+
 def server_context() -> RunContext:
     """The server's own settings, from its environment (see the module's docstring)."""
-    env = os.environ.get
-    return RunContext(
-        backend=env("SPECTRUMGEN_BACKEND") or "auto",
-        model=env("SPECTRUMGEN_MODEL") or DEFAULT_MODEL,
-        routing=env("SPECTRUMGEN_ROUTING") or "",
-        base_url=env("SPECTRUMGEN_BASE_URL") or None,
-        db_url=env("SPECTRUMGEN_DB_URL") or DEFAULT_DB_URL,
-        out_dir=None,
-    )
+    settings: dict[str, Any] = {
+        name: os.environ[var] for name, var in SERVER_ENV.items() if os.environ.get(var)
+    }
+    return RunContext(**settings)
 
 
 def max_target() -> int:

@@ -88,7 +88,6 @@ class Ledger:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _tune_sqlite)
         try:
-            _refuse_foreign(self.engine, url)
             self.upgraded = prepare_schema(self.engine, url)  # a note when it was upgraded
             _check_columns(self.engine, url)
         except DatabaseError as error:
@@ -489,51 +488,46 @@ def _rejection_row(run_id: str, outcome: Outcome) -> dict[str, Any]:
     }
 
 
-# LangGraph's checkpoint tables, which share a PostgreSQL ledger's database.
-CHECKPOINT_TABLES = {
-    "checkpoints",
-    "checkpoint_blobs",
-    "checkpoint_writes",
-    "checkpoint_migrations",
-    "writes",
-}
 DAMAGE_WORDS = ("not a database", "malformed", "corrupt", "disk image")
 READ_ONLY_WORDS = ("readonly", "read-only", "read only")
+
+
+def database_reason(error: Exception) -> str:
+    """The first line of what the database driver said."""
+    return str(getattr(error, "orig", None) or error).splitlines()[0]
+
+
+def ledger_damage(reason: str) -> str | None:
+    """ "damaged" or "read-only" when a database error means retrying cannot help, else None."""
+    lowered = reason.lower()
+    if any(word in lowered for word in DAMAGE_WORDS):
+        return "damaged"
+    if any(word in lowered for word in READ_ONLY_WORDS):
+        return "read-only"
+    return None
 
 
 def opening_error(url: str, error: DatabaseError) -> SpectrumgenError:
     """What a database error when opening a ledger means for the user: damage, a read-only
     file, or an outage (the only one retrying cures)."""
-    reason = (str(error.orig) if error.orig else str(error)).splitlines()[0]
-    lowered = reason.lower()
-    if any(word in lowered for word in DAMAGE_WORDS):
+    reason = database_reason(error)
+    damage = ledger_damage(reason)
+    if damage == "damaged":
         return LedgerDamagedError(
             f"ledger {url!r} is damaged or not a database ({reason}); restore it from a backup "
             "or pass another --db (spectrumgen leaves it as it is)"
         )
-    if any(word in lowered for word in READ_ONLY_WORDS):
+    if damage == "read-only":
         return LedgerDamagedError(
             f"ledger {url!r} is read-only ({reason}); make it writable or pass another --db"
         )
-    if "unable to open" in lowered:  # a SQLite file in a folder that is not there
+    if "unable to open" in reason.lower():  # a SQLite file in a folder that is not there
         return BadInputError(
             f"ledger {url!r} cannot be opened ({reason}); check that its folder exists"
         )
     return LedgerUnavailableError(
         f"ledger {url!r} does not answer ({reason}); nothing was written: try again once it is back"
     )
-
-
-def _refuse_foreign(engine: Engine, url: str) -> None:
-    """Refuse a database holding another application's tables and none of the ledger's."""
-    tables = set(inspect(engine).get_table_names())
-    ours = set(Base.metadata.tables)
-    if tables and not tables & ours and not tables <= CHECKPOINT_TABLES | {"alembic_version"}:
-        shown = ", ".join(sorted(tables)[:5])
-        raise LedgerDamagedError(
-            f"ledger {url!r} is another application's database (tables {shown}), not a "
-            "spectrumgen ledger; pass another --db"
-        )
 
 
 def make_engine(url: str) -> Engine:

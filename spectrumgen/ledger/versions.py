@@ -25,12 +25,22 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
-from spectrumgen.errors import BadInputError
+from spectrumgen.errors import BadInputError, LedgerDamagedError
 from spectrumgen.ledger.tables import Base
 
 FIRST_RELEASE = "r0001"
 MIGRATIONS = Path(__file__).parent / "migrations"
 POSTGRES_LOCK = 0x5EC7  # pg_advisory_xact_lock key: one upgrade at a time
+# Tables that may share a ledger's database: LangGraph's checkpoints (a PostgreSQL ledger keeps
+# them in the same database) and Alembic's version.
+SHARING_TABLES = {
+    "checkpoints",
+    "checkpoint_blobs",
+    "checkpoint_writes",
+    "checkpoint_migrations",
+    "writes",
+    "alembic_version",
+}
 
 
 def head() -> str:
@@ -49,13 +59,21 @@ def prepare_schema(engine: Engine, url: str) -> str | None:
     """Create, check or upgrade the ledger's tables; a note for the user when it upgraded.
 
     Raises:
+        LedgerDamagedError: the database holds another application's tables.
         BadInputError: a PostgreSQL ledger needs `spectrumgen migrate`, or the ledger is newer
             than this spectrumgen.
     """
     newest = head()
     with engine.connect() as connection:
         found = current(connection)
-        ours = set(inspect(connection).get_table_names()) & set(Base.metadata.tables)
+        tables = set(inspect(connection).get_table_names())
+    ours = tables & set(Base.metadata.tables)
+    if tables and not ours and not tables <= SHARING_TABLES:
+        shown = ", ".join(sorted(tables)[:5])
+        raise LedgerDamagedError(
+            f"ledger {url!r} is another application's database (tables {shown}), not a "
+            "spectrumgen ledger; pass another --db"
+        )
     if not ours:
         with engine.begin() as connection:
             Base.metadata.create_all(connection)
