@@ -58,7 +58,9 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     )
 
     worker = context.worker or run_id
-    deadline = time.monotonic() + context.lease_seconds + 5
+    # A worker waits while others hold the cells left, but not forever without progress.
+    patience = context.lease_seconds + 5
+    deadline, accepted_before = time.monotonic() + patience, -1
     while True:
         accepted = ledger.accepted_rows(run_id)
         stats = ledger.run_stats(run_id)
@@ -99,12 +101,17 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         granted = claim_cells(ledger, run_id, worker, chosen, quota, target, context.lease_seconds)
         cells = [cell for cell, _ in granted]
         others = [c for c in claims if c["worker"] != worker]
-        if cells or wave_repairs or remaining <= 0 or slots == 0 or not others:
+        if cells or wave_repairs or remaining <= 0 or slots == 0:
             break
+        if not others and not chosen:
+            break  # nothing in flight anywhere and nothing fits: the quotas cannot be met
+        if len(accepted) != accepted_before:  # others are getting on: wait for them longer
+            accepted_before, deadline = len(accepted), time.monotonic() + patience
         if time.monotonic() > deadline:
             break
-        # Everything left is claimed by other workers: wait until they record it, or until the
-        # claims of a worker that died expire, then plan again.
+        # Everything left is claimed by other workers (or was, a moment ago: the cells chosen
+        # from an unlocked read were taken under the lock): wait until they record it, or until
+        # the claims of a worker that died expire, then plan again.
         parts.emit({"event": "waiting_for_workers", "claimed_by_others": len(others)})
         time.sleep(min(WAIT_POLL_SECONDS, context.lease_seconds / 5))
 
