@@ -13,6 +13,7 @@ Sections (see the README's "Scaling out" for what each limit means):
   D. Embedded model: share of wall time spent inside the model's own decoding (the limit: 100%).
   E. Planning one wave in a spec with 100,000 cells.
   F. Four workers against one PostgreSQL against one worker, on a server with a fixed delay.
+  G. Keeping the LLM busy (issue 12): each measure against its goal.
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, text  # noqa: E402
 
 from spectrumgen.compare import run_old_approach  # noqa: E402
 from spectrumgen.graph.builder import build_graph  # noqa: E402
@@ -266,7 +270,7 @@ def section_e() -> list[Row]:
             f"{cells:,}-cell spec, 20,000 in the ledger",
             f"{cells:,}",
             f"{allocated * 1000:.0f} ms",
-            f"{planned * 1000:.0f} ms ({len(chosen)} cells)",
+            f"{planned * 1000:.1f} ms ({len(chosen)} cells)",
             "",
             "",
         ),
@@ -364,6 +368,190 @@ def section_f(folder: Path, samples: int, delay: float) -> list[Row]:
     return rows
 
 
+def gated_server(delay: float, parallel: int) -> Any:
+    """A loopback Ollama server answering after `delay` s, `parallel` requests at once."""
+    gate = threading.Semaphore(parallel)
+    original = OllamaHandler.do_POST
+
+    def gated(handler: OllamaHandler) -> None:
+        with gate:
+            original(handler)
+
+    class Gated(OllamaHandler):
+        do_POST = gated
+
+    return serve(Gated, Behaviour(delay_seconds=delay))
+
+
+def share_of_ideal(
+    folder: Path, name: str, delay: float, parallel: int, concurrency: int, target: int
+) -> tuple[float, int, float]:
+    """Wall time against the ideal for the calls the run made: ceil(calls / parallel) x delay."""
+    with gated_server(delay, parallel) as (url, _):
+        context = RunContext(
+            backend="ollama",
+            base_url=url,
+            concurrency=concurrency,
+            db_url=fresh_db(folder, name),
+        )
+        manifest, wall = spectrumgen_run(context, target)
+    calls = int(manifest["llm_calls"])
+    ideal = -(-calls // min(parallel, concurrency)) * delay
+    return ideal / wall, calls, wall
+
+
+def cpu_per_batch(folder: Path, target: int) -> tuple[float, int]:
+    """Process CPU seconds per LLM call with the scripted (instant) model, all threads."""
+    context = RunContext(backend="scripted", db_url=fresh_db(folder, "cpu"), concurrency=1)
+    started = time.process_time()
+    manifest, _ = spectrumgen_run(context, target)
+    return (time.process_time() - started) / manifest["llm_calls"], int(manifest["llm_calls"])
+
+
+def batch_time_drift(folder: Path, target: int) -> tuple[float, float, int]:
+    """Seconds per batch over the first and the last 10% of a long scripted run's batches."""
+    db = fresh_db(folder, "long")
+    context = RunContext(backend="scripted", db_url=db, concurrency=4, batch_size=5)
+    manifest, _ = spectrumgen_run(context, target)
+    engine = create_engine(db)
+    with engine.connect() as connection:
+        stamps = [
+            row[0].timestamp() if hasattr(row[0], "timestamp") else float(row[0])
+            for row in connection.execute(
+                text("SELECT created_at FROM batches WHERE run_id = :r ORDER BY created_at"),
+                {"r": manifest["run_id"]},
+            )
+        ]
+    stamps = [_seconds(s) for s in stamps]
+    tenth = max(2, len(stamps) // 10)
+    first = (stamps[tenth - 1] - stamps[0]) / (tenth - 1)
+    last = (stamps[-1] - stamps[-tenth]) / (tenth - 1)
+    return first, last, len(stamps)
+
+
+def _seconds(stamp: Any) -> float:
+    if isinstance(stamp, (int, float)):
+        return float(stamp)
+    return datetime.fromisoformat(str(stamp)).timestamp()
+
+
+def workers_generation_phase(
+    folder: Path, samples: int, delay: float
+) -> dict[int, tuple[float, float]]:
+    """Wall time and generation phase (first to last recorded batch, from the ledger) of 1 and
+    4 processes on one PostgreSQL run, all started together."""
+    from spectrumgen.ledger import open_ledger
+    from tests.postgres import temporary_postgres
+
+    results: dict[int, tuple[float, float]] = {}
+    with (
+        temporary_postgres() as url,
+        serve(OllamaHandler, Behaviour(delay_seconds=delay)) as (
+            llm,
+            _,
+        ),
+    ):
+        spec = load_spec("emotional_authenticity")
+        for workers in (1, 4):
+            run_id = f"bench-f-{workers}"
+            open_ledger(url).start_run(run_id, spec, samples, 0, "ollama", "qwen3:8b")
+            common = ["--db", url, "--quiet", "--base-url", llm, "--concurrency", "1"]
+            started = time.perf_counter()
+            commands = [
+                ["run", "--resume", run_id, "--out", str(folder / f"g{workers}"), *common],
+                *(
+                    [
+                        "worker",
+                        "--run",
+                        run_id,
+                        "--name",
+                        f"w{n}",
+                        "--out",
+                        str(folder / f"g{workers}-{n}"),
+                        *common,
+                    ]
+                    for n in range(workers - 1)
+                ),
+            ]
+            processes = [
+                subprocess.Popen(
+                    [sys.executable, "-m", "spectrumgen", *command],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                for command in commands
+            ]
+            for process in processes:
+                process.wait(timeout=900)
+            wall = time.perf_counter() - started
+            engine = create_engine(url)
+            with engine.connect() as connection:
+                low, high = connection.execute(
+                    text("SELECT min(created_at), max(created_at) FROM batches WHERE run_id = :r"),
+                    {"r": run_id},
+                ).one()
+            engine.dispose()
+            results[workers] = (wall, _seconds(high) - _seconds(low) + delay)
+    return results
+
+
+def section_g(folder: Path, quick: bool, postgres: bool, planned_ms: float) -> list[Row]:
+    """Issue 12's table: each measure against its goal."""
+    rows: list[Row] = [("G. keep the LLM busy", "measured", "goal", "met", "", "")]
+
+    def row(measure: str, value: str, goal: str, met: bool | None) -> None:
+        verdict = "-" if met is None else ("yes" if met else "no")
+        rows.append((measure, value, goal, verdict, "", ""))
+
+    share, calls, wall = share_of_ideal(folder, "g8", 1.0, 8, 8, 160 if quick else 320)
+    row(
+        "concurrency 8, server serving 8 at once, 1 s per call",
+        f"{share:.0%} of ideal ({calls} calls in {wall:.1f} s)",
+        ">= 90%",
+        share >= 0.9,
+    )
+    share, calls, wall = share_of_ideal(folder, "g1", 0.2, 1, 1, 50 if quick else 100)
+    row(
+        "concurrency 1, 0.2 s per call (warm backend)",
+        f"{share:.0%} of ideal ({calls} calls in {wall:.1f} s)",
+        ">= 90%",
+        share >= 0.9,
+    )
+    cpu, calls = cpu_per_batch(folder, 250 if quick else 1000)
+    row(
+        "orchestration CPU per batch (plan to record, instant model)",
+        f"{cpu * 1000:.1f} ms ({calls} batches; the scripted model's own text included)",
+        "<= 10 ms",
+        cpu <= 0.010,
+    )
+    row(
+        "planning a wave of 20, 100,000-cell spec",
+        f"{planned_ms:.1f} ms",
+        "<= 5 ms",
+        planned_ms <= 5,
+    )
+    if postgres:
+        phases = workers_generation_phase(folder, 100 if quick else 200, 0.5)
+        overall = phases[1][0] / phases[4][0]
+        generation = phases[1][1] / phases[4][1]
+        row(
+            "4 workers vs 1 on PostgreSQL, generation phase, 0.5 s per call",
+            f"{generation:.2f}x generation phase ({phases[1][1]:.1f} s vs {phases[4][1]:.1f} s); "
+            f"{overall:.2f}x overall",
+            ">= 3.6x",
+            generation >= 3.6,
+        )
+    first, last, batches = batch_time_drift(folder, 2_000 if quick else 20_000)
+    row(
+        f"time per batch, last 10% vs first 10% of a {'2,000' if quick else '20,000'}-example "
+        "scripted run",
+        f"{last / first:.2f}x ({first * 1000:.1f} ms vs {last * 1000:.1f} ms, {batches} batches)",
+        "<= 1.2x",
+        last / first <= 1.2,
+    )
+    return rows
+
+
 def render(rows: list[Row]) -> str:
     lines = []
     for row in rows:
@@ -389,9 +577,12 @@ def main() -> None:
         rows += section_c(folder, 40, delay=0.2, parallel=4)
         if not args.no_embedded:
             rows += section_d(folder)
-        rows += section_e()
+        planning = section_e()
+        rows += planning
         if not args.no_postgres:
             rows += section_f(folder, 200, delay=0.5)
+        planned_ms = float(planning[1][3].split(" ms")[0])
+        rows += section_g(folder, args.quick, not args.no_postgres, planned_ms)
     table = (
         f"spectrumgen benchmarks ({time.strftime('%Y-%m-%d')}, {'quick' if args.quick else 'full'}"
         f" run, one machine, all rows from this one run)\n\n{render(rows)}"

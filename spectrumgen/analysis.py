@@ -167,7 +167,7 @@ def text_figures(spec: Spec, records: Sequence[Mapping[str, Any]]) -> dict[str, 
     }
 
 
-def _distinct_2(texts: list[list[str]]) -> float:
+def _distinct_2(texts: Sequence[Sequence[str]]) -> float:
     pairs = [tuple(t[i : i + 2]) for t in texts for i in range(len(t) - 1)]
     return round(len(set(pairs)) / len(pairs), 3) if pairs else 0.0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -77,12 +78,15 @@ def _owner(path: Path) -> str | None:
     return marker.read_text(encoding="utf-8").strip() if marker.is_file() else None
 
 
+_APPENDING = threading.Lock()
+
+
 def append_lines(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    """Append rows as JSON lines."""
+    """Append rows as JSON lines (one writer at a time: a run's lanes append side by side)."""
     lines = _jsonl(rows)
     if lines:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as handle:
+        with _APPENDING, path.open("a", encoding="utf-8") as handle:
             handle.write(lines)
 
 

@@ -88,12 +88,19 @@ class QuotaReport(BaseModel):
 
 
 def bucket_counts(spec: Spec, rows: Iterable[Mapping[str, object]]) -> dict[str, dict[str, int]]:
-    """How many rows fall in each bucket of each axis (every bucket listed, zeros included)."""
+    """How many rows fall in each bucket of each axis (every bucket listed, zeros included).
+
+    A row is one example, or a cell of `count` examples (`Ledger.accepted_cells`)."""
     counts = {axis: {name: 0 for name in spec.bucket_names(axis)} for axis in AXIS_NAMES}
     for row in rows:
+        weight = _count(row)
         for axis in AXIS_NAMES:
-            counts[axis][str(row[axis])] += 1
+            counts[axis][str(row[axis])] += weight
     return counts
+
+
+def _count(row: Mapping[str, object]) -> int:
+    return int(str(row.get("count", 1)))
 
 
 def evaluate(
@@ -101,7 +108,8 @@ def evaluate(
     target: int,
     rows: Sequence[Mapping[str, object]],
 ) -> QuotaReport:
-    """Check accepted example rows (dicts with the three axes and `authenticity_score`)."""
+    """Check accepted example rows (dicts with the three axes and `authenticity_score`), or
+    accepted cells (the axes, `count`, `min_score` and `max_score`)."""
     required = allocate(spec, target)
     actual = bucket_counts(spec, rows)
     shortfalls = [
@@ -111,8 +119,9 @@ def evaluate(
         if actual[axis][bucket] < count
     ]
     shortfalls += _threshold_shortfalls(spec, target, required, actual, rows)
+    accepted = sum(_count(row) for row in rows)
     return QuotaReport(
-        target=target, accepted=len(rows), required=required, actual=actual, shortfalls=shortfalls
+        target=target, accepted=accepted, required=required, actual=actual, shortfalls=shortfalls
     )
 
 
@@ -130,7 +139,7 @@ def _threshold_shortfalls(
         needed = min(minimum, required[axis][bucket])
         if actual[axis][bucket] < needed:
             found.append(f"min_examples.{bucket}: {actual[axis][bucket]} < {needed}")
-    accepted = len(rows)
+    accepted = sum(_count(row) for row in rows)
     for bucket, share in thresholds.max_share.items():
         count = actual[spec.axis_of(bucket)][bucket]
         if accepted and count > math.floor(share * max(accepted, target) + 1e-9):
@@ -141,8 +150,9 @@ def _threshold_shortfalls(
     if present < wanted_types:
         found.append(f"min_complexity_types: {present} < {wanted_types}")
     wanted_spread = min(thresholds.min_authenticity_spread, _reachable_spread(spec, required))
-    scores = [float(str(row["authenticity_score"])) for row in rows]
-    spread = max(scores) - min(scores) if scores else 0.0
+    lows = [float(str(row.get("min_score", row.get("authenticity_score")))) for row in rows]
+    highs = [float(str(row.get("max_score", row.get("authenticity_score")))) for row in rows]
+    spread = max(highs) - min(lows) if rows else 0.0
     if spread + 1e-9 < wanted_spread:
         found.append(f"min_authenticity_spread: {spread:.2f} < {wanted_spread:.2f}")
     return found

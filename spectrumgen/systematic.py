@@ -23,9 +23,10 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from spectrumgen.analysis import coverage_report, quality_analysis
 from spectrumgen.errors import BadInputError
-from spectrumgen.graph.builder import build_graph
+from spectrumgen.graph.builder import build_graph, build_lane_graph
 from spectrumgen.graph.context import DEFAULT_DB_URL, DEFAULT_MODEL, RUN_ID_FIELD, RunContext
 from spectrumgen.ledger import open_ledger
+from spectrumgen.nodes.start import new_run_id
 from spectrumgen.schemas.batch import BatchTask
 from spectrumgen.schemas.scenario import Scenario
 from spectrumgen.schemas.spec import Spec
@@ -228,10 +229,11 @@ class SystematicParameterGenerator:
     def _generate_systematic_parameters(self, batch_size: int) -> list[dict[str, Any]]:
         """Plan `batch_size` scenarios from the coverage gaps (the graph's plan_gaps and
         compose, stopped before generation); `generate_batch_with_shared_context` goes on."""
-        graph = build_graph().compile(checkpointer=InMemorySaver())
+        graph = build_lane_graph().compile(checkpointer=InMemorySaver())  # one lane, stoppable
         context = self.config.context(batch_size=batch_size, stages=1, max_calls=1)
         thread = context.graph_config(uuid.uuid4().hex)
-        graph.invoke({"target": batch_size}, thread, context=context, interrupt_after=["compose"])
+        payload = {"target": batch_size, "run_id": new_run_id()}
+        graph.invoke(payload, thread, context=context, interrupt_after=["compose"])
         state = graph.get_state(thread).values
         scenarios = [s for batch in state["batches"] for s in batch["scenarios"]]
         self._planned = {"graph": graph, "thread": thread, "context": context, "state": state}

@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 
 from rapidfuzz import fuzz, utils
@@ -85,9 +86,18 @@ FUNCTION_WORDS = GOPHER_STOP_WORDS | frozenset(_MORE_FUNCTION_WORDS.split())
 COPY_PAIRS = (("reasoning", "response"), ("context", "response"), ("reasoning", "context"))
 
 
-def words(text: str) -> list[str]:
-    """The words of a text, lower-cased (letters, apostrophes and hyphens)."""
-    return [w.lower().replace(CURLY_APOSTROPHE, "'") for w in WORD.findall(text)]
+@lru_cache(maxsize=8192)
+def words(text: str) -> tuple[str, ...]:
+    """The words of a text, lower-cased (letters, apostrophes and hyphens). Remembered: each
+    item's fields and the spec's exemplars are read by several gates."""
+    return tuple(w.lower().replace(CURLY_APOSTROPHE, "'") for w in WORD.findall(text))
+
+
+@lru_cache(maxsize=8192)
+def ngrams(text: str, n: int) -> frozenset[tuple[str, ...]]:
+    """The text's word n-grams (remembered, like `words`)."""
+    tokens = words(text)
+    return frozenset(tokens[i : i + n] for i in range(len(tokens) - n + 1))
 
 
 def field_problems(rules: TextQuality, name: str, text: str) -> list[str]:
@@ -167,18 +177,16 @@ def copied_fields(rules: TextQuality, fields: Mapping[str, str]) -> list[str]:
 
 def shared_ngrams(a: str, b: str, n: int) -> list[tuple[str, ...]]:
     """The word n-grams two texts share, in the order the first says them."""
-    first, second = words(a), words(b)
-    theirs = {tuple(second[i : i + n]) for i in range(len(second) - n + 1)}
-    found = [tuple(first[i : i + n]) for i in range(len(first) - n + 1)]
+    first, theirs = words(a), ngrams(b, n)
+    found = [first[i : i + n] for i in range(len(first) - n + 1)]
     return list(dict.fromkeys(g for g in found if g in theirs))
 
 
 def shared_run(a: str, b: str, length: int) -> str | None:
     """The first run of `length` words that both texts contain, or None."""
-    first, second = words(a), words(b)
-    runs = {tuple(second[i : i + length]) for i in range(len(second) - length + 1)}
+    first, runs = words(a), ngrams(b, length)
     for i in range(len(first) - length + 1):
-        if tuple(first[i : i + length]) in runs:
+        if first[i : i + length] in runs:
             return " ".join(first[i : i + length])
     return None
 
@@ -200,7 +208,7 @@ def similarity(a: str, b: str) -> float:
     return float(score)
 
 
-def _repetition(rules: TextQuality, name: str, tokens: list[str]) -> list[str]:
+def _repetition(rules: TextQuality, name: str, tokens: Sequence[str]) -> list[str]:
     """A word or word run repeated over and over (Gopher's top- and duplicate-n-gram shares)."""
     if len(tokens) < rules.repetition_min_words:
         return []
@@ -221,7 +229,7 @@ def _repetition(rules: TextQuality, name: str, tokens: list[str]) -> list[str]:
     return []
 
 
-def duplicate_ngram_share(tokens: list[str], n: int) -> float:
+def duplicate_ngram_share(tokens: Sequence[str], n: int) -> float:
     """Share of characters inside word n-grams that already occurred (Gopher's duplicate n-gram
     character fraction; a repeated run is counted once per repeat, not per overlapping n-gram)."""
     total = sum(len(t) for t in tokens)

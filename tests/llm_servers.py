@@ -47,6 +47,10 @@ class Behaviour:
     # pass): `gathered` says whether they ever were, without timing anything.
     gather: int = 0
     gathered: bool | None = None
+    # The first chat request is held until `hold_first_for` later ones were answered (or 10 s
+    # pass): `overtaken` says whether they were, without timing anything.
+    hold_first_for: int = 0
+    overtaken: bool | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     rng: random.Random = field(default_factory=random.Random)
@@ -54,6 +58,22 @@ class Behaviour:
     def __post_init__(self) -> None:
         self.rng.seed(self.seed)
         self._barrier = threading.Barrier(self.gather, timeout=10) if self.gather else None
+        self._answered = threading.Semaphore(0)
+
+    def hold_if_first(self, number: int) -> None:
+        """Hold the first chat request until `hold_first_for` others were answered."""
+        if not self.hold_first_for or number != 1:
+            return
+        deadline = time.monotonic() + 10
+        for _ in range(self.hold_first_for):
+            if not self._answered.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                self.overtaken = False
+                return
+        self.overtaken = True
+
+    def answered(self, number: int) -> None:
+        if number != 1:
+            self._answered.release()
 
     def wait_for_company(self) -> None:
         """Hold a request until `gather` are in flight at once (the first `gather` only)."""
@@ -137,14 +157,22 @@ class OllamaHandler(_Handler):
             return
         with self.behaviour.lock:
             self.behaviour.requests.append(body)
+            number = len(self.behaviour.requests)
             if self.behaviour.down_after is not None:
                 self.behaviour.down = len(self.behaviour.requests) > self.behaviour.down_after
         if self.behaviour.down:
             self.close_connection = True  # no status line: the client sees a dropped connection
             return
         self.behaviour.wait_for_company()
+        self.behaviour.hold_if_first(number)
         if self.behaviour.delay_seconds:
             time.sleep(self.behaviour.delay_seconds)
+        try:
+            self._answer(body)
+        finally:
+            self.behaviour.answered(number)
+
+    def _answer(self, body: dict[str, Any]) -> None:
         if body.get("model") not in self.behaviour.models:
             self._json(404, {"error": f"model '{body.get('model')}' not found, try pulling it"})
             return

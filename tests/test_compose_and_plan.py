@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 
@@ -84,3 +85,44 @@ def test_cells_of_given_up_scenarios_are_planned_first(spec: Spec) -> None:
 def test_planning_stops_when_an_axis_has_nothing_left_to_need(spec: Spec) -> None:
     need = still_needed(allocate(spec, 4), {})
     assert len(choose_cells(need, {}, 10, [], random.Random(0))) == 4
+
+
+def test_a_big_grid_is_searched_with_the_same_ranking_as_a_full_scan() -> None:
+    # 50 x 40 x 50 = 100,000 cells, needs of 1-3 per bucket, 500 cells covered: every pick must
+    # be an uncovered cell whose buckets need the most, as ranking all cells would have it.
+    draw = random.Random(7)
+    sizes = dict(zip(AXIS_NAMES, (50, 40, 50), strict=True))
+    need = {
+        axis: {f"{axis[0]}{i}": draw.randint(1, 3) for i in range(n)} for axis, n in sizes.items()
+    }
+    names = {axis: list(buckets) for axis, buckets in need.items()}
+    covered = {tuple(draw.choice(names[a]) for a in AXIS_NAMES): 2 for _ in range(500)}
+    left = {axis: dict(buckets) for axis, buckets in need.items()}
+    cells = choose_cells(need, covered, 20, [], random.Random(3))
+    assert len(cells) == 20
+    taken: set[tuple[str, ...]] = set()
+    for cell in cells:
+        key = cell.key()
+        best = max(
+            left["capacity_level"][c] * left["authenticity_target"][a] * left["complexity_type"][x]
+            for c in names["capacity_level"]
+            for a in names["authenticity_target"]
+            for x in names["complexity_type"]
+            if (c, a, x) not in covered
+            and (c, a, x) not in taken
+            and min(
+                left["capacity_level"][c],
+                left["authenticity_target"][a],
+                left["complexity_type"][x],
+            )
+            > 0
+        )
+        assert key not in covered and key not in taken
+        assert math.prod(left[axis][b] for axis, b in zip(AXIS_NAMES, key, strict=True)) == best
+        for axis, bucket in zip(AXIS_NAMES, key, strict=True):
+            left[axis][bucket] -= 1
+        taken.add(key)
+    again = choose_cells({a: dict(b) for a, b in left.items()}, covered, 5, [], random.Random(3))
+    assert again == choose_cells(
+        {a: dict(b) for a, b in left.items()}, covered, 5, [], random.Random(3)
+    )

@@ -141,12 +141,13 @@ def test_a_whole_run_streams_updates_and_progress_events_through_the_sdk(
             input={"target": 12, "overrides": {"fault_rate": 0.3}},
             context={"batch_size": 4},
             stream_mode=["updates", "custom"],
+            stream_subgraphs=True,  # the lanes' own steps, as "updates|lane:..." events
         )
     )
     custom = [p.data for p in parts if p.event == "custom"]
     kinds = {event["event"] for event in custom}
     assert {"wave_planned", "batch_generated", "validated", "recorded", "finished"} <= kinds
-    updated_nodes = {node for p in parts if p.event == "updates" for node in p.data}
+    updated_nodes = {node for p in parts if p.event.startswith("updates") for node in p.data}
     assert {"plan_gaps", "generate", "validate", "record", "finish"} <= updated_nodes
     state = client.threads.get_state(thread["thread_id"])["values"]
     assert state["status"] == "complete" and state["accepted"] == 12

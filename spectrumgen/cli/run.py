@@ -34,11 +34,12 @@ from spectrumgen.graph.context import (
     RUN_ID_FIELD,
     RunContext,
 )
+from spectrumgen.graph.lanes import stop_runs
 from spectrumgen.ledger import ledger_exists
 from spectrumgen.llm import BACKENDS, backend_for, choose_backend
 from spectrumgen.llm.routing import resolve_routes
 from spectrumgen.nodes.finish import BUDGET_SPENT, COMPLETE, build_manifest
-from spectrumgen.nodes.plan_gaps import new_run_id
+from spectrumgen.nodes.start import new_run_id
 from spectrumgen.quotas import evaluate
 from spectrumgen.specs import DEFAULT_SPEC, load_spec
 
@@ -225,7 +226,8 @@ def run(
         highlight=False,
         soft_wrap=True,
     )
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     started = time.time()
     try:
         thread = f"{run_id}/{context.worker}" if join else run_id
@@ -257,8 +259,10 @@ def run(
         raise typer.Exit(EXIT_BUDGET)
 
 
-def _stop_on_sigterm(signum: int, frame: object) -> None:
-    """A polite kill stops like Ctrl-C: files rewritten from the ledger, resume hint printed."""
+def _stop(signum: int, frame: object) -> None:
+    """Ctrl-C, or a polite kill: the lanes end with the batches in hand, then the files are
+    rewritten from the ledger and the resume hint printed."""
+    stop_runs()
     raise KeyboardInterrupt
 
 
@@ -379,9 +383,7 @@ def _connection_lost(error: Exception) -> bool:
 def _show_progress(progress: Progress, task: Any, chunk: dict[str, Any]) -> None:
     calls = f"{chunk['llm_calls']}/{chunk['call_budget']} calls"
     tokens = f"{chunk['tokens']:,} tokens" + ("~" if chunk["tokens_estimated"] else "")
-    progress.update(
-        task, completed=chunk["accepted"], detail=f"wave {chunk['wave']}, {calls}, {tokens}"
-    )
+    progress.update(task, completed=chunk["accepted"], detail=f"{calls}, {tokens}")
 
 
 def _print_summary(final: dict[str, Any], out_dir: Path) -> None:

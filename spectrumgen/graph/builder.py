@@ -1,6 +1,6 @@
-"""The wiring: plan_gaps -> compose -> generate (fanned out) -> parse -> validate -> judge
--> review -> repair -> record -> plan_gaps again, until the target and quotas are met or a
-budget is spent.
+"""The wiring: start -> lanes side by side -> finish. Each lane loops plan_gaps -> compose ->
+generate -> parse -> validate -> judge -> review -> repair -> record -> plan_gaps again, until the
+target and quotas are met or a budget is spent (`spectrumgen.graph.lanes`).
 
 generate and judge retry transport failures with backoff (LangGraph `RetryPolicy`); nothing else
 is retried there: a bad reply is repaired item by item, a missing model stops the run. The nodes
@@ -10,17 +10,29 @@ idempotent, so a retried node never records twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.runnables import RunnableConfig
+from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
 from langgraph.types import RetryPolicy
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from spectrumgen.errors import TransientBackendError
 from spectrumgen.graph.context import RunContext
-from spectrumgen.graph.routing import after_planning, after_recording, fan_out_batches
-from spectrumgen.graph.state import GenerationInput, GenerationOutput, GenerationState
+from spectrumgen.graph.lanes import run_lanes
+from spectrumgen.graph.routing import (
+    after_planning,
+    after_recording,
+    fan_out_batches,
+    fan_out_lanes,
+)
+from spectrumgen.graph.state import GenerationInput, GenerationOutput, GenerationState, RunState
+from spectrumgen.nodes.common import node_parts
 from spectrumgen.nodes.compose import compose
 from spectrumgen.nodes.finish import finish
 from spectrumgen.nodes.generate import make_generate
@@ -30,6 +42,7 @@ from spectrumgen.nodes.plan_gaps import plan_gaps
 from spectrumgen.nodes.record import record
 from spectrumgen.nodes.repair import repair
 from spectrumgen.nodes.review import review
+from spectrumgen.nodes.start import start
 from spectrumgen.nodes.validate import validate
 from spectrumgen.schemas.batch import BatchTask
 
@@ -70,18 +83,40 @@ def build_graph(
 ) -> StateGraph[Any, Any, Any, Any]:
     """The uncompiled generation graph; compile it with your own checkpointer, or embed it.
 
+    start -> lane (one per lane, side by side; each loops until the run is done) -> finish.
+
     Args:
         chat_model: a LangChain chat model to use instead of the backend the context names.
         retry_policy: how generate and judge retry transport failures.
         context_schema: what a caller passes as context; the served graph's limits it
             (`spectrumgen.graph.served.ServedContext`).
     """
+    loop = build_lane_graph(chat_model, retry_policy, context_schema).compile()
     graph = StateGraph(
-        GenerationState,
+        RunState,
         context_schema=context_schema,
         input_schema=GenerationInput,
         output_schema=GenerationOutput,
     )
+    graph.add_node("start", start, retry_policy=LEDGER_RETRY)
+    graph.add_node("lane", make_lane(loop), input_schema=GenerationState)
+    graph.add_node("finish", finish, retry_policy=LEDGER_RETRY)
+    graph.add_edge(START, "start")
+    graph.add_conditional_edges("start", fan_out_lanes, ["lane"])
+    graph.add_edge("lane", "finish")
+    graph.add_edge("finish", END)
+    return graph
+
+
+def build_lane_graph(
+    chat_model: BaseChatModel | None = None,
+    retry_policy: RetryPolicy = TRANSPORT_RETRY,
+    context_schema: type[Any] = RunContext,
+) -> StateGraph[Any, Any, Any, Any]:
+    """One lane's loop: plan_gaps -> compose -> generate (a batch; several with model routing or
+    two stages) -> parse -> validate -> judge -> review -> repair -> record -> plan_gaps again,
+    until the run needs nothing more from this lane."""
+    graph = StateGraph(GenerationState, context_schema=context_schema)
     graph.add_node("plan_gaps", plan_gaps, retry_policy=LEDGER_RETRY)
     graph.add_node("compose", compose)
     graph.add_node(
@@ -93,10 +128,9 @@ def build_graph(
     graph.add_node("review", review)
     graph.add_node("repair", repair)
     graph.add_node("record", record, retry_policy=LEDGER_RETRY)
-    graph.add_node("finish", finish, retry_policy=LEDGER_RETRY)
 
     graph.add_edge(START, "plan_gaps")
-    graph.add_conditional_edges("plan_gaps", after_planning)
+    graph.add_conditional_edges("plan_gaps", after_planning, ["compose", END])
     graph.add_conditional_edges("compose", fan_out_batches, ["generate"])
     graph.add_edge("generate", "parse")
     graph.add_edge("parse", "validate")
@@ -104,6 +138,40 @@ def build_graph(
     graph.add_edge("judge", "review")
     graph.add_edge("review", "repair")
     graph.add_edge("repair", "record")
-    graph.add_conditional_edges("record", after_recording)
-    graph.add_edge("finish", END)
+    graph.add_conditional_edges("record", after_recording, ["plan_gaps", END])
     return graph
+
+
+def make_lane(loop: CompiledStateGraph[Any, Any, Any, Any]) -> Callable[..., dict[str, Any]]:
+    """The lane node: runs one lane's loop (a subgraph, checkpointed under the run's thread, so
+    a resumed run goes on in each lane from its last step) and passes its progress events on to
+    whoever streams the run."""
+
+    def lane(
+        state: GenerationState, config: RunnableConfig, runtime: Runtime[Any]
+    ) -> dict[str, Any]:
+        """Loop one lane until the run needs nothing more from it; report how it ended."""
+        final: dict[str, Any] = {}
+        context = node_parts(runtime, state).context
+        shared = run_lanes(context.db_url, str(state.get("run_id")), context.concurrency)
+        shared.began(int(state.get("lane", 0)))
+        try:
+            for mode, chunk in loop.stream(state, config, stream_mode=["custom", "values"]):
+                if mode == "custom":
+                    runtime.stream_writer(chunk)
+                elif isinstance(chunk, dict):
+                    final = chunk
+        except GraphBubbleUp:
+            raise  # a pause for review, not a failure
+        except BaseException:
+            # The run stops: the other lanes end at their next plan instead of waiting on the
+            # cells this one held (LangGraph waits for every lane before the error gets out).
+            shared.stop()
+            raise
+        ended = {key: final.get(key) for key in LANE_REPORT}
+        return {"ended": [{"lane": state.get("lane", 0), **ended}]}
+
+    return lane
+
+
+LANE_REPORT = ("llm_calls", "call_budget", "budget_rule", "tokens_used")

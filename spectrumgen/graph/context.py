@@ -15,6 +15,7 @@ DEFAULT_DB_URL = "sqlite:///spectrumgen.db"
 RUN_ID_FIELD = "{run_id}"
 MAX_TARGET = 1_000_000
 POOL_HEADROOM = 2
+RECURSION_LIMIT = 10_000_000
 # Every number a run takes, with the range it must fall in (inclusive): the CLI's options, the
 # served graph's caller settings and `RunContext.check_limits` all read this table.
 LIMITS: dict[str, tuple[int | float, int | float]] = {
@@ -103,7 +104,11 @@ class RunContext:
         },
     )
     concurrency: int = field(
-        default=4, metadata={"description": "Batches generated in parallel per wave."}
+        default=4,
+        metadata={
+            "description": "LLM calls in flight at once. The run keeps one lane more than this, "
+            "so a freed call slot is refilled at once."
+        },
     )
     max_repairs: int = field(
         default=2,
@@ -164,12 +169,27 @@ class RunContext:
             if not _number_within(value, low, high):
                 raise BadInputError(f"{name} must be from {low:g} to {high:g}, got {value!r}")
 
+    def lane_count(self) -> int:
+        """Lanes the run keeps (`spectrumgen.graph.lanes`): one per call in flight and one
+        preparing the next batch; a run under review keeps one lane, whose batches a person
+        reviews together, a wave at a time."""
+        return 1 if self.review else self.concurrency + 1
+
+    def batches_per_lane(self) -> int:
+        """Batches a lane plans at a time: one, or the whole wave under review."""
+        return self.concurrency if self.review else 1
+
     def graph_config(self, thread_id: str | None = None) -> RunnableConfig:
-        """The config to invoke the graph with: LangGraph runs a wave's batches on a pool of
-        `max_concurrency` threads, min(32, cores + 4) unless set, so a wave of 8 on 2 cores
-        would run as 6 then 2. The pool also runs LangGraph's own background work (a streamed
-        run takes a thread), hence two to spare. With a thread id for a checkpointer."""
-        config: RunnableConfig = {"max_concurrency": self.concurrency + POOL_HEADROOM}
+        """The config to invoke the graph with: LangGraph runs the lanes on a pool of
+        `max_concurrency` threads, min(32, cores + 4) unless set, so 9 lanes on 2 cores would
+        run 6 at a time. The pool also runs LangGraph's own background work (a streamed run
+        takes a thread), hence two to spare. The loop ends by its call budget, not by a count
+        of steps, so the recursion limit is out of its way. With a thread id for a
+        checkpointer."""
+        config: RunnableConfig = {
+            "max_concurrency": max(self.lane_count(), self.concurrency) + POOL_HEADROOM,
+            "recursion_limit": RECURSION_LIMIT,
+        }
         if thread_id is not None:
             config["configurable"] = {"thread_id": thread_id}
         return config

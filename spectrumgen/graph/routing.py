@@ -2,39 +2,59 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any
 
+from langgraph.graph import END
 from langgraph.types import Send
 
-from spectrumgen.graph.state import GenerationState
+from spectrumgen.graph.state import GenerationState, RunState
+
+LANE_INPUT = ("target", "run_id", "spec", "overrides", "started_at")
 
 
-def after_planning(state: GenerationState) -> Literal["compose", "finish"]:
-    """Compose when the wave has work, else the run is done (or out of budget)."""
+def fan_out_lanes(state: RunState) -> list[Send]:
+    """One `lane` per lane of the run, side by side; cells asked for first are dealt out."""
+    lanes = max(1, int(state.get("lanes", 1)))
+    given = {key: state[key] for key in LANE_INPUT if key in state}  # type: ignore[literal-required]
+    focus = state.get("focus_cells") or []
+    return [
+        Send("lane", {**given, "lane": lane, "focus_cells": focus[lane::lanes]})
+        for lane in range(lanes)
+    ]
+
+
+def after_planning(state: GenerationState) -> str:
+    """Compose when the lane has work, else the lane ends (the run is done, out of budget, or
+    the rest is in other lanes' hands)."""
     if state.get("planned_cells") or state.get("wave_repairs"):
         return "compose"
-    return "finish"
+    return END
 
 
 def fan_out_batches(state: GenerationState) -> list[Send]:
     """One `generate` task per batch of the wave, run in parallel."""
-    settings = {"spec": state.get("spec"), "overrides": state.get("overrides") or {}}
+    settings = {
+        "spec": state.get("spec"),
+        "overrides": state.get("overrides") or {},
+        "run_id": state.get("run_id"),
+    }
     return [Send("generate", {**batch, **settings}) for batch in state.get("batches", [])]
 
 
-def after_recording(state: GenerationState) -> Literal["plan_gaps", "finish"]:
+def after_recording(state: GenerationState) -> str:
     """Loop until target and quotas are met, or the call or token budget is spent."""
     quota = state.get("quota") or {}
     if quota.get("met"):
-        return "finish"
+        return END
     if budget_spent(state):
-        return "finish"
+        return END
     if int(quota.get("accepted", 0)) >= int(state.get("target", 0)):
-        return "finish"  # target reached but a threshold fell short: more waves cannot help
+        return END  # target reached but a threshold fell short: more batches cannot help
     return "plan_gaps"
 
 
-def budget_spent(state: GenerationState) -> bool:
+def budget_spent(state: Mapping[str, Any]) -> bool:
     """True once the run used its LLM calls or its tokens (when it has a token budget)."""
     if int(state.get("llm_calls", 0)) >= int(state.get("call_budget", 0)):
         return True

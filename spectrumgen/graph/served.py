@@ -35,6 +35,7 @@ from spectrumgen.graph.builder import build_graph
 from spectrumgen.graph.context import (
     LIMITS,
     POOL_HEADROOM,
+    RECURSION_LIMIT,
     RunContext,
     check_target,
 )
@@ -206,7 +207,10 @@ def caller_error(error: ValidationError) -> str:
 
 def served_graph() -> Any:
     """The compiled graph for `langgraph dev`: no checkpointer, a caller's context limited."""
-    # A caller's `concurrency` sizes each wave (up to LIMITS' 64); LangGraph's pool must not
-    # cap it at its default of min(32, cores + 4).
+    # A caller's `concurrency` sets the lanes (up to LIMITS' 64, plus one); LangGraph's pool must
+    # not cap them at its default of min(32, cores + 4).
     graph = build_graph(context_schema=ServedContext).compile()
-    return graph.with_config(max_concurrency=int(LIMITS["concurrency"][1]) + POOL_HEADROOM)
+    return graph.with_config(
+        max_concurrency=int(LIMITS["concurrency"][1]) + 1 + POOL_HEADROOM,
+        recursion_limit=RECURSION_LIMIT,
+    )

@@ -56,8 +56,13 @@ class GenerationOutput(TypedDict, total=False):
     manifest: dict[str, Any]
 
 
-class GenerationState(TypedDict, total=False):
-    """Everything the loop carries between nodes."""
+def lane_results(current: list[Any] | None, update: list[Any] | None) -> list[Any]:
+    """Reducer for what each lane reports when it ends (lanes end in any order)."""
+    return [*(current or []), *(update or [])]
+
+
+class RunState(TypedDict, total=False):
+    """What the run carries around its lanes: who it is, and, at the end, how it went."""
 
     target: int
     run_id: str
@@ -65,6 +70,25 @@ class GenerationState(TypedDict, total=False):
     overrides: dict[str, Any]
     focus_cells: list[dict[str, str]]
     started_at: float
+    lanes: int
+    ended: Annotated[list[dict[str, Any]], lane_results]
+    status: str
+    accepted: int
+    quota: dict[str, Any]
+    files: dict[str, str]
+    manifest: dict[str, Any]
+
+
+class GenerationState(TypedDict, total=False):
+    """Everything one lane's loop carries between nodes (`spectrumgen.graph.lanes`)."""
+
+    target: int
+    run_id: str
+    spec: str
+    overrides: dict[str, Any]
+    focus_cells: list[dict[str, str]]
+    started_at: float
+    lane: int
     wave: int
     planned_cells: list[dict[str, Any]]
     wave_repairs: list[dict[str, Any]]
@@ -77,6 +101,7 @@ class GenerationState(TypedDict, total=False):
     files: dict[str, str]
     judge_calls: list[dict[str, Any]]
     llm_calls: int
+    calls_allowed: int
     call_budget: int
     budget_rule: str
     tokens_used: int

@@ -11,13 +11,15 @@ the workers reach exactly the target.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
-from spectrumgen.ledger.store import Ledger
-from spectrumgen.ledger.tables import Claim, Example, Run, utc_now
+from spectrumgen.ledger.store import Ledger, accepted_per_cell
+from spectrumgen.ledger.tables import Claim, Run, utc_now
 from spectrumgen.schemas.scenario import Cell
 from spectrumgen.schemas.spec import AXIS_NAMES
 
@@ -27,9 +29,11 @@ def scenario_id(number: int) -> str:
     return f"s{number:05d}"
 
 
-def live_claims(ledger: Ledger, run_id: str) -> list[dict[str, Any]]:
+def live_claims(
+    ledger: Ledger, run_id: str, session: Session | None = None
+) -> list[dict[str, Any]]:
     """Every unexpired claim of the run, as quota rows (the three axes, and who holds it)."""
-    with ledger.sessions() as session:
+    with nullcontext(session) if session is not None else ledger.sessions() as session:
         rows = session.execute(
             select(
                 Claim.capacity_level,
@@ -80,22 +84,23 @@ def claim_cells(
         ).scalar_one()
         now = utc_now()
         taken = [
+            *session.execute(accepted_per_cell(run_id)),
             *session.execute(
                 select(
-                    Example.capacity_level, Example.authenticity_target, Example.complexity_type
-                ).where(Example.run_id == run_id)
-            ),
-            *session.execute(
-                select(
-                    Claim.capacity_level, Claim.authenticity_target, Claim.complexity_type
-                ).where(Claim.run_id == run_id, Claim.expires_at > now)
+                    Claim.capacity_level,
+                    Claim.authenticity_target,
+                    Claim.complexity_type,
+                    func.count(),
+                )
+                .where(Claim.run_id == run_id, Claim.expires_at > now)
+                .group_by(Claim.capacity_level, Claim.authenticity_target, Claim.complexity_type)
             ),
         ]
         counts = {axis: dict.fromkeys(quota[axis], 0) for axis in AXIS_NAMES}
-        for row in taken:
-            for axis, bucket in zip(AXIS_NAMES, row, strict=True):
-                counts[axis][bucket] = counts[axis].get(bucket, 0) + 1
-        total, granted = len(taken), []
+        for *cell, count in taken:
+            for axis, bucket in zip(AXIS_NAMES, cell, strict=True):
+                counts[axis][bucket] = counts[axis].get(bucket, 0) + count
+        total, granted = sum(count for *_, count in taken), []
         for cell in cells:
             if total >= target:
                 break

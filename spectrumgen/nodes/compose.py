@@ -57,8 +57,13 @@ def compose(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     # more calls than the budget has left. Repairs left out wait for a later wave; new cells
     # left out are released when the next wave is planned.
     calls_each = parts.context.calls_per_batch(judged=routes.judge is not None)
-    left = int(state.get("call_budget", 0)) - int(state.get("llm_calls", 0))
-    allowed = max(0, left // calls_each) if "call_budget" in state else len(batches)
+    if "calls_allowed" in state:  # what plan_gaps reserved for this lane
+        allowed = max(0, int(state["calls_allowed"]) // calls_each)
+    elif "call_budget" in state:
+        left = int(state["call_budget"]) - int(state.get("llm_calls", 0))
+        allowed = max(0, left // calls_each)
+    else:
+        allowed = len(batches)
     kept, dropped = batches[:allowed], batches[allowed:]
     held = [s.model_dump() for b in dropped for s in b.scenarios if s.repairs_so_far > 0]
     update: dict[str, Any] = {"batches": [b.model_dump() for b in kept]}

@@ -10,8 +10,9 @@ from langgraph.runtime import Runtime
 
 from spectrumgen.dataset import EXAMPLES_FILE, MANIFEST_FILE, REJECTED_FILE, write_run_files
 from spectrumgen.graph.context import RunContext
+from spectrumgen.graph.lanes import forget_run
 from spectrumgen.graph.routing import budget_spent
-from spectrumgen.graph.state import GenerationState
+from spectrumgen.graph.state import RunState
 from spectrumgen.ledger import Ledger
 from spectrumgen.llm.embedded import DEMO_NOTICE, EMBEDDED_MODEL_NAME
 from spectrumgen.llm.routing import resolve_routes
@@ -24,15 +25,25 @@ from spectrumgen.schemas.spec import Spec
 COMPLETE, BUDGET_SPENT, QUOTAS_UNMET = "complete", "budget_spent", "quotas_unmet"
 
 
-def finish(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
+def finish(state: RunState, runtime: Runtime[Any]) -> dict[str, Any]:
     """End the run: complete, budget spent, or quotas that can no longer be met."""
     parts = node_parts(runtime, state)
     run_id, target = state["run_id"], int(state["target"])
-    report = evaluate(parts.spec, target, parts.ledger.accepted_rows(run_id))
-    budget = int(state.get("call_budget") or parts.context.call_budget(target))
+    forget_run(parts.context.db_url, run_id)
+    report = evaluate(parts.spec, target, parts.ledger.accepted_cells(run_id))
+    stats = parts.ledger.run_stats(run_id)
+    # The budget as the lane that saw the most calls last computed it.
+    last = max(state.get("ended") or [{}], key=lambda lane: int(lane.get("llm_calls") or 0))
+    budget = int(last.get("call_budget") or parts.context.call_budget(target))
+    spent = {
+        "llm_calls": stats.llm_calls,
+        "call_budget": budget,
+        "tokens_used": stats.prompt_tokens + stats.completion_tokens,
+        "token_budget": parts.context.max_tokens,
+    }
     if report.met:
         status = COMPLETE
-    elif budget_spent({**state, "call_budget": budget}):
+    elif budget_spent(spent):
         status = BUDGET_SPENT
     else:
         status = QUOTAS_UNMET
@@ -46,7 +57,7 @@ def finish(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         status,
         budget,
         seconds=time.time() - float(state.get("started_at") or time.time()),
-        budget_rule=str(state.get("budget_rule") or ""),
+        budget_rule=str(last.get("budget_rule") or ""),
     )
     files: dict[str, str] = {}
     folder = parts.context.out_folder(run_id)

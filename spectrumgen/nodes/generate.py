@@ -15,6 +15,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langgraph.runtime import Runtime
 
 from spectrumgen.errors import BackendUnavailableError
+from spectrumgen.graph.lanes import run_lanes
 from spectrumgen.llm import Backend, backend_for, call_batch
 from spectrumgen.llm.counting import counting, set_aside, take_back
 from spectrumgen.nodes.common import node_parts
@@ -55,7 +56,8 @@ def make_generate(chat_model: BaseChatModel | None = None) -> Callable[..., dict
             backend=backend.name,
             stage=batch.stage,
         )
-        with counting() as counted:
+        slots = run_lanes(parts.context.db_url, str(task.get("run_id")), parts.context.concurrency)
+        with counting() as counted, slots.call_slot():
             try:
                 answer = call_batch(backend, system, user, schema, len(batch.scenarios))
             except BackendUnavailableError:  # retried (transport) or the run stops

@@ -19,6 +19,7 @@ from langgraph.runtime import Runtime
 from pydantic import ValidationError
 
 from spectrumgen.errors import BackendUnavailableError
+from spectrumgen.graph.lanes import run_lanes
 from spectrumgen.graph.state import GenerationState
 from spectrumgen.llm import Backend, backend_for, call_batch
 from spectrumgen.llm.counting import counting, set_aside, take_back
@@ -48,11 +49,15 @@ def judge(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         batch_id: backend_for(parts.context, routes.judge_for(group[0].model))
         for batch_id, group in groups.items()
     }
+    slots = run_lanes(parts.context.db_url, state["run_id"], parts.context.concurrency)
+
+    def judged(batch_id: str, group: list[Outcome]) -> tuple[JudgeCall, dict[str, JudgeScore]]:
+        with slots.call_slot():  # a judge's call is a call in flight like any other
+            return score_batch(parts.spec, judges[batch_id], batch_id, group)
+
     workers = max(1, min(parts.context.concurrency, len(groups)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(
-            pool.map(lambda item: score_batch(parts.spec, judges[item[0]], *item), groups.items())
-        )
+        results = list(pool.map(lambda item: judged(*item), groups.items()))
     calls = [call for call, _ in results]
     scores = {sid: score for _, batch_scores in results for sid, score in batch_scores.items()}
 

@@ -1,4 +1,4 @@
-"""plan_gaps: decide which cells the next wave of batches must fill.
+"""plan_gaps: decide which cells a lane's next batch must fill.
 
 Every bucket of every axis has a quota for the run (see `spectrumgen.quotas`); what the run has
 accepted, plus every live claim (this worker's scenarios waiting for repair, and the cells other
@@ -12,21 +12,23 @@ repair go first.
 
 from __future__ import annotations
 
+import heapq
 import itertools
+import math
 import random
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langgraph.runtime import Runtime
 
 from spectrumgen.budget import call_budget
-from spectrumgen.dataset import RUN_FILES, claim_folder
 from spectrumgen.graph.context import check_target
+from spectrumgen.graph.lanes import run_lanes
 from spectrumgen.graph.state import GenerationState
 from spectrumgen.ledger.claims import claim_cells, keep_only, live_claims
 from spectrumgen.nodes.common import node_parts
+from spectrumgen.nodes.start import new_run_id
 from spectrumgen.quotas import allocate, bucket_counts
 from spectrumgen.schemas.scenario import Cell, Scenario
 from spectrumgen.schemas.spec import AXIS_NAMES
@@ -41,90 +43,116 @@ WAIT_POLL_SECONDS = 0.2
 
 
 def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
-    """Plan the next wave: repairs first, then the least-covered cells that quotas still need."""
+    """Plan the lane's next batch: its repairs first, then the least-covered cells that quotas
+    still need and no other lane or worker holds."""
     parts = node_parts(runtime, state)
     context, spec, ledger = parts.context, parts.spec, parts.ledger
     target = state.get("target")
     check_target(target)
     assert isinstance(target, int)
     run_id = state.get("run_id") or new_run_id()
-    folder = context.out_folder(run_id)
-    if "wave" not in state:  # the run's first step: numbers in range, a folder of its own
-        context.check_limits()
-        if folder is not None and not context.worker:
-            claim_folder(folder, run_id, RUN_FILES, context.overwrite)
-    ledger.start_run(
-        run_id, spec, target, context.seed, context.backend, context.model, context.routing
-    )
-
-    worker = context.worker or run_id
-    # A worker waits while others hold the cells left, but not forever without progress.
+    if "wave" not in state:  # the lane's first step (a lane graph run alone starts the run)
+        ledger.start_run(
+            run_id, spec, target, context.seed, context.backend, context.model, context.routing
+        )
+    lane = int(state.get("lane", 0))
+    shared = run_lanes(context.db_url, run_id, context.concurrency)
+    worker = f"{context.worker or run_id}/{lane}"
+    # A lane waits while others hold the cells left, but not forever without progress.
     patience = context.lease_seconds + 5
     deadline, accepted_before = time.monotonic() + patience, -1
     while True:
-        accepted = ledger.accepted_rows(run_id)
-        stats = ledger.run_stats(run_id)
-        calls_used, tokens_used = stats.llm_calls, stats.prompt_tokens + stats.completion_tokens
-        calls_per_batch = context.calls_per_batch(judged=parts.routes.judge is not None)
-        budget_now = call_budget(context, target, calls_per_batch, stats)
-        budget = budget_now.calls
-        repair_queue = [Scenario.model_validate(s) for s in state.get("repair_queue", [])]
-        remaining = target - len(accepted)
-        slots = max(
-            0,
-            min(
-                remaining,
-                (budget - calls_used) // calls_per_batch * context.batch_size,
-                context.concurrency * context.batch_size,
-            ),
-        )
-        if context.max_tokens is not None and tokens_used >= context.max_tokens:
-            slots = 0  # checked before each wave: a wave already asked for finishes
+        if shared.stopping(lane):  # the batches in hand are recorded; their claims lapse
+            return {"planned_cells": [], "wave_repairs": []}
+        with shared.planning:  # one lane at a time reads, chooses and claims
+            with (
+                ledger.sessions.snapshot() as view
+            ):  # what is accepted, claimed and covered, at once
+                accepted = ledger.accepted_cells(run_id, view)
+                claims = live_claims(ledger, run_id, view)
+                coverage = ledger.coverage_counts(spec.name, view)
+            accepted_count = sum(int(cell["count"]) for cell in accepted)
+            stats = ledger.run_stats(run_id)
+            tokens_used = stats.prompt_tokens + stats.completion_tokens
+            calls_per_batch = context.calls_per_batch(judged=parts.routes.judge is not None)
+            budget_now = call_budget(context, target, calls_per_batch, stats)
+            budget = budget_now.calls
+            # The calls this lane may make: what the budget has left once the other lanes' batches
+            # on their way are counted (taken in one step, so two lanes never spend one call).
+            models = len({parts.routes.model_for(c) for c in spec.bucket_names("complexity_type")})
+            wanted = context.batches_per_lane() * min(models, context.batch_size) * calls_per_batch
+            calls = shared.take_calls(lane, wanted, budget - stats.llm_calls)
+            repair_queue = [Scenario.model_validate(s) for s in state.get("repair_queue", [])]
+            repairing = {s.scenario_id for s in repair_queue}
+            remaining = target - accepted_count
+            slots = max(
+                0,
+                min(
+                    remaining,
+                    calls // calls_per_batch * context.batch_size,
+                    context.batches_per_lane() * context.batch_size,
+                ),
+            )
+            if context.max_tokens is not None and tokens_used >= context.max_tokens:
+                slots = 0  # checked before each wave: a wave already asked for finishes
 
-        wave_repairs, waiting = repair_queue[:slots], repair_queue[slots:]
-        keep_only(
-            ledger, run_id, worker, [s.scenario_id for s in repair_queue], context.lease_seconds
-        )
-        claims = live_claims(ledger, run_id)  # this worker's repairs and every other worker's cells
-        quota = allocate(spec, target)
-        need = still_needed(quota, bucket_counts(spec, [*accepted, *claims]))
-        new_count = max(0, min(slots - len(wave_repairs), remaining - len(claims)))
-        wave = int(state.get("wave", 0)) + 1
-        rng = random.Random(f"{context.seed}|{run_id}|plan|{wave}")
-        asked = [*state.get("replan_cells", []), *state.get("focus_cells", [])]
-        preferred = [Cell.model_validate(c) for c in asked]
-        coverage = ledger.coverage_counts(spec.name)
-        for claim in claims:  # cells in flight count as covered, so none is doubled
-            key = (claim["capacity_level"], claim["authenticity_target"], claim["complexity_type"])
-            coverage[key] = coverage.get(key, 0) + 1
-        chosen = choose_cells(need, coverage, new_count, preferred, rng)
-        granted = claim_cells(ledger, run_id, worker, chosen, quota, target, context.lease_seconds)
+            wave_repairs, waiting = repair_queue[:slots], repair_queue[slots:]
+            keep_only(
+                ledger, run_id, worker, [s.scenario_id for s in repair_queue], context.lease_seconds
+            )
+            claims = [  # this lane's repairs, and every other lane's and worker's cells
+                c for c in claims if c["worker"] != worker or c["scenario_id"] in repairing
+            ]
+            quota = allocate(spec, target)
+            need = still_needed(quota, bucket_counts(spec, [*accepted, *claims]))
+            new_count = max(0, min(slots - len(wave_repairs), remaining - len(claims)))
+            wave = int(state.get("wave", 0)) + 1
+            rng = random.Random(f"{context.seed}|{run_id}|plan|{lane}|{wave}")
+            asked = [*state.get("replan_cells", []), *state.get("focus_cells", [])]
+            preferred = [Cell.model_validate(c) for c in asked]
+            for claim in claims:  # cells in flight count as covered, so none is doubled
+                key = (
+                    claim["capacity_level"],
+                    claim["authenticity_target"],
+                    claim["complexity_type"],
+                )
+                coverage[key] = coverage.get(key, 0) + 1
+            chosen = choose_cells(need, coverage, new_count, preferred, rng)
+            granted = claim_cells(
+                ledger, run_id, worker, chosen, quota, target, context.lease_seconds
+            )
         cells = [cell for cell, _ in granted]
         others = [c for c in claims if c["worker"] != worker]
         if cells or wave_repairs or remaining <= 0 or slots == 0:
             break
         if not others and not chosen:
             break  # nothing in flight anywhere and nothing fits: the quotas cannot be met
-        if len(accepted) != accepted_before:  # others are getting on: wait for them longer
-            accepted_before, deadline = len(accepted), time.monotonic() + patience
+        if accepted_count != accepted_before:  # others are getting on: wait for them longer
+            accepted_before, deadline = accepted_count, time.monotonic() + patience
         if time.monotonic() > deadline:
             break
         # Everything left is claimed by other workers (or was, a moment ago: the cells chosen
         # from an unlocked read were taken under the lock): wait until they record it, or until
         # the claims of a worker that died expire, then plan again.
         parts.emit({"event": "waiting_for_workers", "claimed_by_others": len(others)})
-        time.sleep(min(WAIT_POLL_SECONDS, context.lease_seconds / 5))
+        shared.wait(min(WAIT_POLL_SECONDS, context.lease_seconds / 5))  # or a lane records
+
+    if not cells and not wave_repairs:  # the lane ends: it holds no calls and no cells
+        shared.take_calls(lane, 0, 0)
+        keep_only(ledger, run_id, worker, [], context.lease_seconds)  # others may take them over
+        waiting = []
 
     parts.emit(
         {
             "event": "wave_planned",
             "run_id": run_id,
+            "lane": lane,
             "wave": wave,
             "new": len(cells),
             "repairs": len(wave_repairs),
-            "accepted": len(accepted),
+            "accepted": accepted_count,
             "target": target,
-            "llm_calls": calls_used,
+            "llm_calls": stats.llm_calls,
             "call_budget": budget,
             "tokens": tokens_used,
             "token_budget": context.max_tokens,
@@ -134,24 +162,21 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         "run_id": run_id,
         "target": target,
         "started_at": state.get("started_at") or time.time(),
+        "lane": lane,
         "wave": wave,
         "planned_cells": [{**cell.model_dump(), "number": n} for cell, n in granted],
         "wave_repairs": [r.model_dump() for r in wave_repairs],
         "repair_queue": [r.model_dump() for r in waiting],
         "replan_cells": [],
         "focus_cells": [],
-        "llm_calls": calls_used,
+        "llm_calls": stats.llm_calls,
+        "calls_allowed": calls,
         "call_budget": budget,
         "budget_rule": budget_now.rule,
         "tokens_used": tokens_used,
         "token_budget": context.max_tokens,
         "replies": None,
     }
-
-
-def new_run_id() -> str:
-    """A sortable, unique run id."""
-    return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
 
 def still_needed(
@@ -171,7 +196,14 @@ def choose_cells(
     preferred: Sequence[Cell],
     rng: random.Random,
 ) -> list[Cell]:
-    """Pick `count` cells under the per-axis needs, least covered first (see module docstring)."""
+    """Pick `count` cells under the per-axis needs, least covered first (see module docstring).
+
+    Small grids are ranked whole. A big one (more open cells than `SCAN_CELLS` and than four
+    times the cells ever covered, so uncovered ones abound) is searched best first: the open
+    buckets of each axis sorted by need, equal needs in seeded random order, and cells visited
+    in falling product of needs until enough uncovered ones of the best product are found to
+    draw one by chance. So a pick costs about as much in a spec of 100,000 cells as in one of
+    100, with the same ranking rules."""
     counts: dict[tuple[str, ...], int] = dict(coverage.items())
     wanted = list(preferred)
     chosen: list[Cell] = []
@@ -183,22 +215,73 @@ def choose_cells(
         if cell is not None:
             wanted.remove(cell)
         else:
-            key = min(
-                itertools.product(*open_buckets),
-                key=lambda k: (  # least covered, then the buckets that need the most, then chance
-                    counts.get(k, 0),
-                    -need["capacity_level"][k[0]]
-                    * need["authenticity_target"][k[1]]
-                    * need["complexity_type"][k[2]],
-                    rng.random(),
-                ),
-            )
+            size = math.prod(len(buckets) for buckets in open_buckets)
+            key = None
+            if size > max(SCAN_CELLS, 4 * len(counts)):
+                key = _best_uncovered(need, open_buckets, counts, rng)
+            if key is None:
+                key = min(
+                    itertools.product(*open_buckets),
+                    key=lambda k: (  # least covered, then the buckets that need most, then chance
+                        counts.get(k, 0),
+                        -_product(need, k),
+                        rng.random(),
+                    ),
+                )
             cell = Cell(capacity_level=key[0], authenticity_target=key[1], complexity_type=key[2])
         for axis, bucket in zip(AXIS_NAMES, cell.key(), strict=True):
             need[axis][bucket] -= 1
         counts[cell.key()] = counts.get(cell.key(), 0) + 1
         chosen.append(cell)
     return chosen
+
+
+# Below this many open cells a pick ranks them all; above it, `_best_uncovered` searches.
+SCAN_CELLS = 2_048
+# Uncovered cells of the best product gathered before one is drawn among them.
+TIE_SAMPLE = 32
+
+
+def _product(need: Mapping[str, Mapping[str, int]], key: Sequence[str]) -> int:
+    return math.prod(need[axis][bucket] for axis, bucket in zip(AXIS_NAMES, key, strict=True))
+
+
+def _best_uncovered(
+    need: Mapping[str, Mapping[str, int]],
+    open_buckets: list[list[str]],
+    counts: Mapping[tuple[str, ...], int],
+    rng: random.Random,
+) -> tuple[str, ...] | None:
+    """An uncovered cell whose buckets need the most, drawn by chance among equals (see
+    `choose_cells`); None when the search finds none."""
+    axes: list[list[str]] = []
+    for axis, buckets in zip(AXIS_NAMES, open_buckets, strict=True):
+        shuffled = rng.sample(buckets, len(buckets))  # equal needs in seeded random order
+        needs = need[axis]
+        axes.append(sorted(shuffled, key=lambda bucket: -needs[bucket]))
+
+    def product(index: tuple[int, ...]) -> int:
+        return _product(need, [axes[a][i] for a, i in enumerate(index)])
+
+    start = (0,) * len(axes)
+    heap, seen = [(-product(start), start)], {start}
+    best, found = None, []
+    while heap:
+        negative, index = heapq.heappop(heap)
+        if best is not None and negative != best:
+            break  # past the best product that has uncovered cells
+        key = tuple(axes[a][i] for a, i in enumerate(index))
+        if counts.get(key, 0) == 0:
+            best = negative
+            found.append(key)
+            if len(found) >= TIE_SAMPLE:
+                break
+        for a in range(len(axes)):
+            step = tuple(i + 1 if n == a else i for n, i in enumerate(index))
+            if step[a] < len(axes[a]) and step not in seen:
+                seen.add(step)
+                heapq.heappush(heap, (-product(step), step))
+    return rng.choice(found) if found else None
 
 
 def _fits(cell: Cell, need: dict[str, dict[str, int]]) -> bool:

@@ -1,5 +1,7 @@
 """record: write each batch's accepted examples and rejected attempts, one transaction per batch.
 
+Then the lane's calls count in the ledger, and lanes waiting on its cells are woken.
+
 The ledger is written first; the dataset files get the batch appended only once its transaction
 committed (a worker joining a shared run writes its files at the end only). Claims on scenarios
 that are done, or given up, are released in the same transaction. Then the run's standing
@@ -14,6 +16,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from spectrumgen.dataset import EXAMPLES_FILE, REJECTED_FILE, append_lines
+from spectrumgen.graph.lanes import run_lanes
 from spectrumgen.graph.state import GenerationState
 from spectrumgen.nodes.common import NodeParts, node_parts
 from spectrumgen.quotas import allocate, evaluate
@@ -36,6 +39,7 @@ def record(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     }
     out_dir = parts.context.out_folder(run_id)
     quota = allocate(spec, int(state["target"]))
+    shared = run_lanes(parts.context.db_url, run_id, parts.context.concurrency)
     for raw in state.get("replies", []):
         reply = RawReply.model_validate(raw)
         outcomes = by_batch[reply.batch_id]
@@ -64,17 +68,22 @@ def record(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
             quota=quota,
             target=int(state["target"]),
         )
+        if written is not None:
+            kept = {r.scenario_id for r in written}
+            shared.drop_responses({o.scenario.scenario_id for o in outcomes} - kept)
         if written is not None and out_dir is not None and not parts.context.worker:
             append_lines(out_dir / EXAMPLES_FILE, (r.model_dump() for r in written))
             rejected = [RejectedRecord.from_outcome(run_id, o) for o in outcomes if not o.accepted]
             append_lines(out_dir / REJECTED_FILE, (r.model_dump() for r in rejected))
 
-    report = evaluate(spec, int(state["target"]), ledger.accepted_rows(run_id))
+    shared.recorded(int(state.get("lane", 0)))  # its calls are in the ledger now
+    report = evaluate(spec, int(state["target"]), ledger.accepted_cells(run_id))
     stats = ledger.run_stats(run_id)
     calls, tokens = stats.llm_calls, stats.prompt_tokens + stats.completion_tokens
     parts.emit(
         {
             "event": "recorded",
+            "lane": state.get("lane", 0),
             "wave": state.get("wave"),
             "accepted": report.accepted,
             "target": report.target,

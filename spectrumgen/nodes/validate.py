@@ -12,12 +12,14 @@ under quota.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from langgraph.runtime import Runtime
 from rapidfuzz import fuzz, process, utils
 
 from spectrumgen.coherence import Scorer, check_coherence
+from spectrumgen.graph.lanes import run_lanes
 from spectrumgen.graph.state import GenerationState
 from spectrumgen.grounding import grounding_problems
 from spectrumgen.llm import backend_for
@@ -37,9 +39,12 @@ def validate(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     """Accept or reject each parsed item, with every reason it failed."""
     parts = node_parts(runtime, state)
     spec, ledger, run_id = parts.spec, parts.ledger, state["run_id"]
-    responses = ledger.accepted_responses(run_id)
     quota = allocate(spec, int(state["target"]))
-    filled = bucket_counts(spec, ledger.accepted_rows(run_id))
+    filled = bucket_counts(spec, ledger.accepted_cells(run_id))
+    shared = run_lanes(parts.context.db_url, run_id, parts.context.concurrency)
+
+    def load(since: datetime | None) -> tuple[dict[str, str], datetime | None]:
+        return ledger.accepted_responses(run_id, since)
 
     outcomes = [Outcome.model_validate(o) for o in state.get("outcomes", [])]
 
@@ -50,6 +55,8 @@ def validate(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
             scorers[outcome.model] = backend_for(parts.context, outcome.model).scorer
         return scorers[outcome.model]
 
+    with shared.accepted_responses(load) as responses:
+        seen = dict(responses)  # checked against as they are now; other lanes go on meanwhile
     for outcome in outcomes:
         if outcome.situation is not None:  # two-stage mode, stage 1: the situation alone
             outcome.reasons += check_text(spec, "context", outcome.situation)
@@ -61,7 +68,7 @@ def validate(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         if not outcome.reasons:
             outcome.reasons += copies_an_exemplar(spec, outcome.item)
         if not outcome.reasons:
-            duplicate = near_duplicate(outcome.item.response, responses, spec)
+            duplicate = near_duplicate(outcome.item.response, seen, spec)
             if duplicate:
                 outcome.reasons.append(duplicate)
         scores_text = scorer(outcome)
@@ -69,19 +76,31 @@ def validate(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
             outcome.reasons += check_coherence(
                 spec, scores_text, outcome.item.context, outcome.item.response
             )
-        if not outcome.reasons:
-            outcome.reasons += _quota_full(outcome.scenario, quota, filled)
-            outcome.retryable = not outcome.reasons
         outcome.accepted = not outcome.reasons
-        if outcome.accepted:
-            responses[outcome.scenario.scenario_id] = outcome.item.response
-            for axis, bucket in zip(AXIS_NAMES, outcome.scenario.key(), strict=True):
-                filled[axis][bucket] += 1
+
+    # The last word, one lane at a time: no near-duplicate of what another lane accepted
+    # meanwhile, or of an item earlier in this batch; every bucket still under quota.
+    with shared.accepted_responses(load) as responses:
+        for outcome in outcomes:
+            if not outcome.accepted or outcome.item is None:
+                continue
+            duplicate = near_duplicate(outcome.item.response, responses, spec)
+            if duplicate:
+                outcome.reasons.append(duplicate)
+            else:
+                outcome.reasons += _quota_full(outcome.scenario, quota, filled)
+                outcome.retryable = not outcome.reasons
+            outcome.accepted = not outcome.reasons
+            if outcome.accepted:
+                responses[outcome.scenario.scenario_id] = outcome.item.response
+                for axis, bucket in zip(AXIS_NAMES, outcome.scenario.key(), strict=True):
+                    filled[axis][bucket] += 1
 
     accepted = sum(o.accepted for o in outcomes)
     parts.emit(
         {
             "event": "validated",
+            "lane": state.get("lane", 0),
             "wave": state.get("wave"),
             "accepted": accepted,
             "rejected": [

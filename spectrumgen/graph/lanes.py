@@ -1,0 +1,139 @@
+"""Lanes: a run's batches go through the loop side by side, each on its own.
+
+A run keeps `lane_count()` lanes (`RunContext`); each lane loops plan_gaps -> compose -> generate
+-> parse -> validate -> judge -> review -> repair -> record by itself, claiming its cells through
+the ledger as workers do, so a lane whose batch is recorded plans its next one at once instead of
+waiting for the slowest batch of a wave. There is one lane more than LLM calls may be in flight:
+while `concurrency` lanes wait on the model, the spare one validates, records and plans, so a
+freed call slot is taken again at once.
+
+What the lanes of one run share inside one process lives here, one `RunLanes` per ledger and
+run: the semaphore of calls in flight, a lock so one lane at a time reads the ledger, chooses
+and claims (two lanes reading at once would both pick the same least-covered cell), the calls
+each lane has planned but not yet recorded (so the call budget holds across lanes), a condition
+a lane waiting on the others' claims sleeps on (woken when a lane records), and the run's
+accepted responses for the near-duplicate check (read from the ledger once, then kept up to
+date, so two lanes never both accept one response). Workers in other processes share only the
+ledger, as before.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass
+class RunLanes:
+    """What the lanes of one run in this process share (see module docstring)."""
+
+    concurrency: int
+    calls: threading.BoundedSemaphore
+    changed: threading.Condition = field(default_factory=threading.Condition)
+    planning: threading.Lock = field(default_factory=threading.Lock)
+    stopped_at: float | None = None
+    lane_started: dict[int, float] = field(default_factory=dict)
+    reserved: dict[int, int] = field(default_factory=dict)
+    responses: dict[str, str] | None = None
+    responses_seen: datetime | None = None
+
+    @contextmanager
+    def call_slot(self) -> Iterator[None]:
+        """Hold one of the run's `concurrency` slots for an LLM call."""
+        with self.calls:
+            yield
+
+    def take_calls(self, lane: int, wanted: int, left: int) -> int:
+        """Reserve for a lane up to `wanted` of the `left` calls the ledger does not count yet,
+        less what the other lanes hold; returns how many it got (it holds them until its batch
+        is recorded, or it plans again)."""
+        with self.changed:
+            free = left - sum(n for other, n in self.reserved.items() if other != lane)
+            self.reserved[lane] = max(0, min(wanted, free))
+            return self.reserved[lane]
+
+    def recorded(self, lane: int) -> None:
+        """A lane's batch is in the ledger: its calls count there now; wake waiting lanes."""
+        with self.changed:
+            self.reserved.pop(lane, None)
+            self.changed.notify_all()
+
+    def began(self, lane: int) -> None:
+        """A lane (re)starts: a stop asked before now was meant for an earlier invocation."""
+        with self.changed:
+            self.lane_started[lane] = time.monotonic()
+
+    def stop(self) -> None:
+        """End every lane of the run at its next plan (one lane failed, or Ctrl-C)."""
+        with self.changed:
+            self.stopped_at = time.monotonic()
+            self.changed.notify_all()
+
+    def stopping(self, lane: int) -> bool:
+        """True once the run was asked to stop since this lane began."""
+        with self.changed:
+            return self.stopped_at is not None and self.stopped_at >= self.lane_started.get(
+                lane, 0.0
+            )
+
+    def wait(self, seconds: float) -> None:
+        """Sleep until a lane records, or `seconds` pass (another process may have recorded)."""
+        with self.changed:
+            self.changed.wait(seconds)
+
+    @contextmanager
+    def accepted_responses(
+        self, load: Callable[[datetime | None], tuple[dict[str, str], datetime | None]]
+    ) -> Iterator[dict[str, str]]:
+        """The run's accepted responses, held for one batch's near-duplicate check: read what is
+        new in the ledger since the last look (`load(since)`), let the caller check and add its
+        batch's accepted responses, then let the next lane in."""
+        with self.changed:
+            new, seen = load(self.responses_seen)
+            if self.responses is None:
+                self.responses = {}
+            self.responses.update(new)
+            self.responses_seen = seen or self.responses_seen
+            yield self.responses
+
+    def drop_responses(self, scenario_ids: set[str]) -> None:
+        """Forget responses validate let through that did not make it into the ledger (the
+        judge or a reviewer rejected them, or another lane's batch filled their bucket)."""
+        with self.changed:
+            for scenario_id in scenario_ids:
+                if self.responses is not None:
+                    self.responses.pop(scenario_id, None)
+
+
+_RUNS: dict[tuple[str, str], RunLanes] = {}
+_RUNS_LOCK = threading.Lock()
+
+
+def run_lanes(db_url: str, run_id: str, concurrency: int) -> RunLanes:
+    """The shared parts of this run's lanes in this process (made on first use)."""
+    key = (db_url, run_id)
+    with _RUNS_LOCK:
+        lanes = _RUNS.get(key)
+        if lanes is None or lanes.concurrency != concurrency:
+            lanes = RunLanes(concurrency, threading.BoundedSemaphore(concurrency))
+            _RUNS[key] = lanes
+        return lanes
+
+
+def stop_runs() -> None:
+    """Ask every run's lanes in this process to end after the batch each has in hand (Ctrl-C,
+    SIGTERM): LangGraph waits for a superstep's tasks, the lanes, before an interrupt gets out."""
+    with _RUNS_LOCK:
+        runs = list(_RUNS.values())
+    for lanes in runs:
+        lanes.stop()
+
+
+def forget_run(db_url: str, run_id: str) -> None:
+    """Drop a finished run's shared parts."""
+    with _RUNS_LOCK:
+        _RUNS.pop((db_url, run_id), None)

@@ -1,0 +1,67 @@
+"""Lanes: a run's batches go side by side, each lane refilling its slot as soon as its batch is
+recorded; several claimers on one SQLite file never share a scenario or pass a quota."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from pathlib import Path
+
+from spectrumgen.ledger import open_ledger
+from spectrumgen.ledger.claims import claim_cells
+from spectrumgen.nodes.plan_gaps import choose_cells, still_needed
+from spectrumgen.quotas import allocate
+from spectrumgen.schemas.spec import AXIS_NAMES, Spec
+from tests.llm_servers import Behaviour, OllamaHandler, serve
+from tests.test_ollama_backend import ollama_context, run_graph
+
+
+def test_a_lane_goes_on_while_another_waits_on_a_slow_call(tmp_path: Path) -> None:
+    # The first call is held until three later calls were answered. Waves of two would wait for
+    # it after one other call, and it would be released by the 10 s timeout instead.
+    behaviour = Behaviour(hold_first_for=3)
+    with serve(OllamaHandler, behaviour) as (url, _):
+        context = ollama_context(url, tmp_path, concurrency=2, batch_size=1)
+        result = run_graph(context, target=6)
+    assert result["status"] == "complete" and result["accepted"] == 6
+    assert behaviour.overtaken is True
+
+
+def test_claimers_on_one_sqlite_file_never_share_a_scenario_or_pass_a_quota(
+    tmp_path: Path, spec: Spec
+) -> None:
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    target = 96
+    ledger.start_run("r1", spec, target, 0, "scripted", "m")
+    quota = allocate(spec, target)
+    granted: list[tuple[str, int]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def claimer(worker: str) -> None:
+        try:
+            start.wait()
+            for _ in range(6):  # each asks for more than its share, over and over
+                cells = choose_cells(still_needed(quota, {}), {}, 12, [], random.Random(worker))
+                for cell, number in claim_cells(ledger, "r1", worker, cells, quota, target, 600):
+                    granted.append((worker, number))
+                    taken[cell.key()] += 1
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    taken: Counter[tuple[str, str, str]] = Counter()
+    threads = [threading.Thread(target=claimer, args=(f"w{n}",)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    numbers = [number for _, number in granted]
+    assert sorted(numbers) == list(range(len(numbers)))  # each number once, none skipped
+    assert target // 2 < len(numbers) <= target
+    for index, axis in enumerate(AXIS_NAMES):
+        per_bucket: Counter[str] = Counter()
+        for key, count in taken.items():
+            per_bucket[key[index]] += count
+        assert all(per_bucket[b] <= n for b, n in quota[axis].items())
