@@ -416,13 +416,12 @@ def batch_time_drift(folder: Path, target: int) -> tuple[float, float, int]:
     engine = create_engine(db)
     with engine.connect() as connection:
         stamps = [
-            row[0].timestamp() if hasattr(row[0], "timestamp") else float(row[0])
+            _seconds(row[0])
             for row in connection.execute(
                 text("SELECT created_at FROM batches WHERE run_id = :r ORDER BY created_at"),
                 {"r": manifest["run_id"]},
             )
         ]
-    stamps = [_seconds(s) for s in stamps]
     tenth = max(2, len(stamps) // 10)
     first = (stamps[tenth - 1] - stamps[0]) / (tenth - 1)
     last = (stamps[-1] - stamps[-tenth]) / (tenth - 1)
@@ -430,8 +429,9 @@ def batch_time_drift(folder: Path, target: int) -> tuple[float, float, int]:
 
 
 def _seconds(stamp: Any) -> float:
-    if isinstance(stamp, (int, float)):
-        return float(stamp)
+    """A timestamp from the ledger (a datetime from PostgreSQL, text from SQLite) in seconds."""
+    if isinstance(stamp, datetime):
+        return stamp.timestamp()
     return datetime.fromisoformat(str(stamp)).timestamp()
 
 

@@ -191,6 +191,11 @@ def shared_run(a: str, b: str, length: int) -> str | None:
     return None
 
 
+def prepare(text: str) -> str:
+    """A text as the near-duplicate check compares it (rapidfuzz's default processing)."""
+    return str(utils.default_process(text))
+
+
 def similarity(a: str, b: str) -> float:
     """0-100: how much of one text the other repeats.
 

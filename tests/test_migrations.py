@@ -27,6 +27,15 @@ def rows(path: Path, query: str) -> list[tuple]:
 
 EXAMPLES = "SELECT id, run_id, context, response, reasoning, authenticity_score FROM examples"
 REJECTIONS = "SELECT run_id, scenario_id, attempt, reasons FROM rejections"
+RUN_CELLS = (
+    "SELECT run_id, capacity_level, authenticity_target, complexity_type, accepted, min_score, "
+    "max_score FROM run_cells"
+)
+GROUPED = (
+    "SELECT run_id, capacity_level, authenticity_target, complexity_type, count(*), "
+    "min(authenticity_score), max(authenticity_score) FROM examples "
+    "GROUP BY run_id, capacity_level, authenticity_target, complexity_type"
+)
 COVERAGE = (
     "SELECT spec_name, capacity_level, authenticity_target, complexity_type, generated_count "
     "FROM parameter_coverage"
@@ -49,6 +58,7 @@ def test_a_first_release_ledger_upgrades_with_everything_intact(tmp_path: Path) 
     assert "alembic_version" not in {t for (t,) in rows(backup, "SELECT name FROM sqlite_master")}
     assert {q: rows(ledger, q) for q in before} == before
     assert rows(ledger, "SELECT version_num FROM alembic_version") == [(head(),)]
+    assert rows(ledger, RUN_CELLS) == rows(ledger, GROUPED)  # per-run counts filled in
     assert json.loads(done.stdout)["total_examples_generated"] == 24
 
     again = run_cli("coverage", "--db", "sqlite:///ledger.db", cwd=tmp_path)
@@ -71,6 +81,8 @@ def test_a_new_run_on_an_upgraded_ledger_plans_around_what_it_holds(tmp_path: Pa
     assert len(new_cells & old_cells) <= 2, "the planner fills empty cells first"
     total = rows(tmp_path / "ledger.db", "SELECT sum(generated_count) FROM parameter_coverage")
     assert total == [(48,)]
+    # and kept as the new run recorded its batches, side by side in its lanes
+    assert rows(tmp_path / "ledger.db", RUN_CELLS) == rows(tmp_path / "ledger.db", GROUPED)
 
 
 def test_a_ledger_newer_than_this_spectrumgen_is_refused(tmp_path: Path) -> None:

@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from spectrumgen.text_gates import prepare
+
 
 @dataclass
 class RunLanes:
@@ -89,14 +91,15 @@ class RunLanes:
     def accepted_responses(
         self, load: Callable[[datetime | None], tuple[dict[str, str], datetime | None]]
     ) -> Iterator[dict[str, str]]:
-        """The run's accepted responses, held for one batch's near-duplicate check: read what is
-        new in the ledger since the last look (`load(since)`), let the caller check and add its
-        batch's accepted responses, then let the next lane in."""
+        """The run's accepted responses, prepared for the near-duplicate check
+        (`text_gates.prepare`), held for one batch's check: read what is new in the ledger since
+        the last look (`load(since)`), let the caller check and add its batch's accepted
+        responses, then let the next lane in."""
         with self.changed:
             new, seen = load(self.responses_seen)
             if self.responses is None:
                 self.responses = {}
-            self.responses.update(new)
+            self.responses.update((key, prepare(text)) for key, text in new.items())
             self.responses_seen = seen or self.responses_seen
             yield self.responses
 

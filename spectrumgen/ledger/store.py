@@ -21,6 +21,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     Select,
+    case,
     cast,
     create_engine,
     delete,
@@ -56,6 +57,7 @@ from spectrumgen.ledger.tables import (
     ParameterCoverage,
     Rejection,
     Run,
+    RunCell,
     utc_now,
 )
 from spectrumgen.ledger.versions import prepare_schema
@@ -196,22 +198,18 @@ class Ledger:
     def accepted_cells(self, run_id: str, session: Session | None = None) -> list[dict[str, Any]]:
         """The run's accepted examples counted per cell, one row per cell: the three axes,
         `count`, and the lowest and highest authenticity score (`quotas.evaluate` takes them).
-        One grouped read, so its cost follows the cells, not the examples, in Python (in
-        `session` when given)."""
+        Read from `run_cells`, kept as batches are recorded: its cost follows the cells, not the
+        examples (in `session` when given)."""
         with nullcontext(session) if session is not None else self.sessions() as session:
             rows = session.execute(
                 select(
-                    Example.capacity_level,
-                    Example.authenticity_target,
-                    Example.complexity_type,
-                    func.count(),
-                    func.min(Example.authenticity_score),
-                    func.max(Example.authenticity_score),
-                )
-                .where(Example.run_id == run_id)
-                .group_by(
-                    Example.capacity_level, Example.authenticity_target, Example.complexity_type
-                )
+                    RunCell.capacity_level,
+                    RunCell.authenticity_target,
+                    RunCell.complexity_type,
+                    RunCell.accepted,
+                    RunCell.min_score,
+                    RunCell.max_score,
+                ).where(RunCell.run_id == run_id)
             )
             names = (*AXIS_NAMES, "count", "min_score", "max_score")
             return [dict(zip(names, row, strict=True)) for row in rows]
@@ -397,6 +395,7 @@ class Ledger:
                     )
                 inserted = self._insert_examples(session, records, reply.batch_id)
                 self._count_coverage(session, spec_name, inserted)
+                self._count_run_cells(session, run_id, inserted)
                 released = list(release)
                 if released:
                     session.execute(
@@ -454,6 +453,32 @@ class Ledger:
         new_ids = set(session.scalars(statement.returning(table.c.id), rows))
         return [r for r in records if r.id in new_ids]
 
+    def _count_run_cells(self, session: Session, run_id: str, records: list[ExampleRecord]) -> None:
+        """Add the new examples to the run's per-cell counts and score range, one upsert."""
+        rows = _run_cell_rows(run_id, records)
+        if not rows:
+            return
+        table = RunCell.__table__
+        statement = _dialect_insert(session, table)
+        new = statement.excluded
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["run_id", *AXIS_NAMES],
+                set_={
+                    "accepted": table.c.accepted + new.accepted,
+                    "min_score": case(
+                        (new.min_score < table.c.min_score, new.min_score),
+                        else_=table.c.min_score,
+                    ),
+                    "max_score": case(
+                        (new.max_score > table.c.max_score, new.max_score),
+                        else_=table.c.max_score,
+                    ),
+                },
+            ),
+            rows,
+        )
+
     def _count_coverage(
         self, session: Session, spec_name: str, records: list[ExampleRecord]
     ) -> None:
@@ -495,17 +520,34 @@ class Ledger:
 
 
 def accepted_per_cell(run_id: str) -> Select[str, str, str, int]:
-    """The run's accepted examples counted per cell (a grouped read: the database counts)."""
-    return (
-        select(
-            Example.capacity_level,
-            Example.authenticity_target,
-            Example.complexity_type,
-            func.count(),
+    """The run's accepted examples counted per cell (from `run_cells`)."""
+    return select(
+        RunCell.capacity_level,
+        RunCell.authenticity_target,
+        RunCell.complexity_type,
+        RunCell.accepted,
+    ).where(RunCell.run_id == run_id)
+
+
+def _run_cell_rows(run_id: str, records: list[ExampleRecord]) -> list[dict[str, Any]]:
+    """The records counted per cell, as `run_cells` rows."""
+    cells: dict[CellKey, list[float]] = {}
+    for r in records:
+        cells.setdefault((r.capacity_level, r.authenticity_target, r.complexity_type), []).append(
+            r.authenticity_score
         )
-        .where(Example.run_id == run_id)
-        .group_by(Example.capacity_level, Example.authenticity_target, Example.complexity_type)
-    )
+    return [
+        {
+            "run_id": run_id,
+            "capacity_level": capacity,
+            "authenticity_target": authenticity,
+            "complexity_type": complexity,
+            "accepted": len(scores),
+            "min_score": min(scores),
+            "max_score": max(scores),
+        }
+        for (capacity, authenticity, complexity), scores in cells.items()
+    ]
 
 
 def _dialect_insert(session: Session, table: Any) -> Any:

@@ -124,6 +124,21 @@ class Example(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
+class RunCell(Base):
+    """A run's accepted examples counted per cell, written in the transaction that records them,
+    so planning and the quota checks read one row per cell, however long the run."""
+
+    __tablename__ = "run_cells"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id"), primary_key=True)
+    capacity_level: Mapped[str] = mapped_column(String(64), primary_key=True)
+    authenticity_target: Mapped[str] = mapped_column(String(64), primary_key=True)
+    complexity_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    accepted: Mapped[int] = mapped_column(Integer)
+    min_score: Mapped[float] = mapped_column(Float)
+    max_score: Mapped[float] = mapped_column(Float)
+
+
 class Rejection(Base):
     """One failed attempt at a scenario and why it failed."""
 

@@ -9,6 +9,7 @@ run stops, exit 4, resumable), and anything else is the batch's own failure (rep
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -136,16 +137,20 @@ def backend_for(context: RunContext, model: str | None = None) -> Backend:
         BackendUnavailableError: the server is down or lacks the model.
     """
     choice = choose_backend(context)
-    return _backend(
-        choice.name,
-        model or context.model,
-        context.base_url,
-        context.seed,
-        context.fault_rate,
-        context.call_error_rate,
-        context.request_timeout,
-        context.batch_size,
-    )
+    with _MAKING:  # lanes start together: one of them makes the client, the rest reuse it
+        return _backend(
+            choice.name,
+            model or context.model,
+            context.base_url,
+            context.seed,
+            context.fault_rate,
+            context.call_error_rate,
+            context.request_timeout,
+            context.batch_size,
+        )
+
+
+_MAKING = threading.RLock()
 
 
 @lru_cache(maxsize=32)
