@@ -251,6 +251,7 @@ def section_e() -> list[Row]:
     base["quality_thresholds"] = {}
     base["model_routing"] = {}
     base["numerical_grounding"] = {}
+    base["exemplars"] = []  # they name the built-in spec's buckets
     spec = Spec.model_validate(base)
     cells = 50 * 40 * 50
     rng = random.Random(1)

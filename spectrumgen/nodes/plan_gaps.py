@@ -17,7 +17,7 @@ import itertools
 import math
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -204,7 +204,11 @@ def choose_cells(
     in falling product of needs until enough uncovered ones of the best product are found to
     draw one by chance. So a pick costs about as much in a spec of 100,000 cells as in one of
     100, with the same ranking rules."""
-    counts: dict[tuple[str, ...], int] = dict(coverage.items())
+    picked: dict[tuple[str, ...], int] = {}  # this call's picks, beside the coverage (no copy)
+
+    def covered(key: tuple[str, ...]) -> int:
+        return coverage.get(key, 0) + picked.get(key, 0)  # type: ignore[arg-type]
+
     wanted = list(preferred)
     chosen: list[Cell] = []
     for _ in range(count):
@@ -217,13 +221,13 @@ def choose_cells(
         else:
             size = math.prod(len(buckets) for buckets in open_buckets)
             key = None
-            if size > max(SCAN_CELLS, 4 * len(counts)):
-                key = _best_uncovered(need, open_buckets, counts, rng)
+            if size > max(SCAN_CELLS, 4 * (len(coverage) + len(picked))):
+                key = _best_uncovered(need, open_buckets, covered, rng)
             if key is None:
                 key = min(
                     itertools.product(*open_buckets),
                     key=lambda k: (  # least covered, then the buckets that need most, then chance
-                        counts.get(k, 0),
+                        covered(k),
                         -_product(need, k),
                         rng.random(),
                     ),
@@ -231,15 +235,16 @@ def choose_cells(
             cell = Cell(capacity_level=key[0], authenticity_target=key[1], complexity_type=key[2])
         for axis, bucket in zip(AXIS_NAMES, cell.key(), strict=True):
             need[axis][bucket] -= 1
-        counts[cell.key()] = counts.get(cell.key(), 0) + 1
+        picked[cell.key()] = picked.get(cell.key(), 0) + 1
         chosen.append(cell)
     return chosen
 
 
 # Below this many open cells a pick ranks them all; above it, `_best_uncovered` searches.
 SCAN_CELLS = 2_048
-# Uncovered cells of the best product gathered before one is drawn among them.
-TIE_SAMPLE = 32
+# Uncovered cells of the best product gathered before one is drawn among them (the axes'
+# equal needs are already in seeded random order, so a few suffice).
+TIE_SAMPLE = 8
 
 
 def _product(need: Mapping[str, Mapping[str, int]], key: Sequence[str]) -> int:
@@ -249,7 +254,7 @@ def _product(need: Mapping[str, Mapping[str, int]], key: Sequence[str]) -> int:
 def _best_uncovered(
     need: Mapping[str, Mapping[str, int]],
     open_buckets: list[list[str]],
-    counts: Mapping[tuple[str, ...], int],
+    covered: Callable[[tuple[str, ...]], int],
     rng: random.Random,
 ) -> tuple[str, ...] | None:
     """An uncovered cell whose buckets need the most, drawn by chance among equals (see
@@ -260,8 +265,12 @@ def _best_uncovered(
         needs = need[axis]
         axes.append(sorted(shuffled, key=lambda bucket: -needs[bucket]))
 
+    values = [
+        [need[axis][b] for b in buckets] for axis, buckets in zip(AXIS_NAMES, axes, strict=True)
+    ]
+
     def product(index: tuple[int, ...]) -> int:
-        return _product(need, [axes[a][i] for a, i in enumerate(index)])
+        return math.prod(column[i] for column, i in zip(values, index, strict=True))
 
     start = (0,) * len(axes)
     heap, seen = [(-product(start), start)], {start}
@@ -271,7 +280,7 @@ def _best_uncovered(
         if best is not None and negative != best:
             break  # past the best product that has uncovered cells
         key = tuple(axes[a][i] for a, i in enumerate(index))
-        if counts.get(key, 0) == 0:
+        if covered(key) == 0:
             best = negative
             found.append(key)
             if len(found) >= TIE_SAMPLE:
