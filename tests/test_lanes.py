@@ -8,6 +8,8 @@ import threading
 from collections import Counter
 from pathlib import Path
 
+from spectrumgen.graph.builder import build_graph
+from spectrumgen.graph.context import RunContext
 from spectrumgen.ledger import open_ledger
 from spectrumgen.ledger.claims import claim_cells
 from spectrumgen.nodes.plan_gaps import choose_cells, still_needed
@@ -65,3 +67,12 @@ def test_claimers_on_one_sqlite_file_never_share_a_scenario_or_pass_a_quota(
         for key, count in taken.items():
             per_bucket[key[index]] += count
         assert all(per_bucket[b] <= n for b, n in quota[axis].items())
+
+
+def test_the_callers_step_limit_does_not_end_a_long_run(scripted_context: RunContext) -> None:
+    # 40 batches of one in two lanes is about 200 steps of each lane's loop: LangGraph's limit
+    # of steps applies to the run (start, lanes, finish), and the loop ends by its budget.
+    scripted_context.batch_size, scripted_context.concurrency = 1, 1
+    graph = build_graph().compile()
+    result = graph.invoke({"target": 40}, {"recursion_limit": 50}, context=scripted_context)
+    assert result["status"] == "complete" and result["accepted"] == 40

@@ -23,7 +23,7 @@ from langgraph.types import RetryPolicy
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from spectrumgen.errors import TransientBackendError
-from spectrumgen.graph.context import RunContext
+from spectrumgen.graph.context import RECURSION_LIMIT, RunContext
 from spectrumgen.graph.lanes import run_lanes
 from spectrumgen.graph.routing import (
     after_planning,
@@ -155,8 +155,13 @@ def make_lane(loop: CompiledStateGraph[Any, Any, Any, Any]) -> Callable[..., dic
         context = node_parts(runtime, state).context
         shared = run_lanes(context.db_url, str(state.get("run_id")), context.concurrency)
         shared.began(int(state.get("lane", 0)))
+        # A lane takes about ten steps per batch and ends by the call budget: LangGraph's
+        # default limit of steps (10,000) must not end a long run whatever the caller passed.
+        limit = max(int(config.get("recursion_limit") or 0), RECURSION_LIMIT)
         try:
-            for mode, chunk in loop.stream(state, config, stream_mode=["custom", "values"]):
+            for mode, chunk in loop.stream(
+                state, {**config, "recursion_limit": limit}, stream_mode=["custom", "values"]
+            ):
                 if mode == "custom":
                     runtime.stream_writer(chunk)
                 elif isinstance(chunk, dict):
