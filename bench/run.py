@@ -297,17 +297,7 @@ def section_f(folder: Path, samples: int, delay: float) -> list[Row]:
     ):
         results = {}
         for workers in (1, 4):
-            common = [
-                "--db",
-                url,
-                "--quiet",
-                "--backend",
-                "ollama",
-                "--base-url",
-                llm,
-                "--concurrency",
-                "1",
-            ]
+            common = ["--db", url, "--quiet", "--base-url", llm, "--concurrency", "1"]
             started = time.perf_counter()
             main = subprocess.Popen(
                 [
@@ -319,6 +309,8 @@ def section_f(folder: Path, samples: int, delay: float) -> list[Row]:
                     str(samples),
                     "--out",
                     str(folder / f"f{workers}"),
+                    "--backend",
+                    "ollama",
                     *common,
                 ],
                 stderr=subprocess.PIPE,
@@ -333,20 +325,7 @@ def section_f(folder: Path, samples: int, delay: float) -> list[Row]:
                         sys.executable,
                         "-m",
                         "spectrumgen",
-                        "worker",
-                        "--run",
-                        run_id,
-                        "--name",
-                        f"w{n}",
-                        "--out",
-                        str(folder / f"f{workers}-{n}"),
-                        "--db",
-                        url,
-                        "--quiet",
-                        "--base-url",
-                        llm,
-                        "--concurrency",
-                        "1",
+                        *worker_command(run_id, f"w{n}", folder / f"f{workers}-{n}", common),
                     ],
                     stderr=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
@@ -461,16 +440,7 @@ def workers_generation_phase(
             commands = [
                 ["run", "--resume", run_id, "--out", str(folder / f"g{workers}"), *common],
                 *(
-                    [
-                        "worker",
-                        "--run",
-                        run_id,
-                        "--name",
-                        f"w{n}",
-                        "--out",
-                        str(folder / f"g{workers}-{n}"),
-                        *common,
-                    ]
+                    worker_command(run_id, f"w{n}", folder / f"g{workers}-{n}", common)
                     for n in range(workers - 1)
                 ),
             ]
@@ -551,6 +521,11 @@ def section_g(folder: Path, quick: bool, postgres: bool, planned_ms: float) -> l
         last / first <= 1.2,
     )
     return rows
+
+
+def worker_command(run_id: str, name: str, out: Path, common: list[str]) -> list[str]:
+    """`spectrumgen worker` arguments for one more worker on a run."""
+    return ["worker", "--run", run_id, "--name", name, "--out", str(out), *common]
 
 
 def render(rows: list[Row]) -> str:

@@ -40,7 +40,7 @@ class RunLanes:
     stopped_at: float | None = None
     lane_started: dict[int, float] = field(default_factory=dict)
     reserved: dict[int, int] = field(default_factory=dict)
-    responses: dict[str, str] | None = None
+    responses: dict[str, str] = field(default_factory=dict)
     responses_seen: datetime | None = None
 
     @contextmanager
@@ -97,8 +97,6 @@ class RunLanes:
         responses, then let the next lane in."""
         with self.changed:
             new, seen = load(self.responses_seen)
-            if self.responses is None:
-                self.responses = {}
             self.responses.update((key, prepare(text)) for key, text in new.items())
             self.responses_seen = seen or self.responses_seen
             yield self.responses
@@ -108,8 +106,7 @@ class RunLanes:
         judge or a reviewer rejected them, or another lane's batch filled their bucket)."""
         with self.changed:
             for scenario_id in scenario_ids:
-                if self.responses is not None:
-                    self.responses.pop(scenario_id, None)
+                self.responses.pop(scenario_id, None)
 
 
 _RUNS: dict[tuple[str, str], RunLanes] = {}

@@ -61,8 +61,8 @@ def lane_results(current: list[Any] | None, update: list[Any] | None) -> list[An
     return [*(current or []), *(update or [])]
 
 
-class RunState(TypedDict, total=False):
-    """What the run carries around its lanes: who it is, and, at the end, how it went."""
+class RunFields(TypedDict, total=False):
+    """What the run and each of its lanes both carry: which run, of what, since when."""
 
     target: int
     run_id: str
@@ -70,6 +70,11 @@ class RunState(TypedDict, total=False):
     overrides: dict[str, Any]
     focus_cells: list[dict[str, str]]
     started_at: float
+
+
+class RunState(RunFields, total=False):
+    """What the run carries around its lanes: who it is, and, at the end, how it went."""
+
     lanes: int
     ended: Annotated[list[dict[str, Any]], lane_results]
     status: str
@@ -79,15 +84,9 @@ class RunState(TypedDict, total=False):
     manifest: dict[str, Any]
 
 
-class GenerationState(TypedDict, total=False):
+class GenerationState(RunFields, total=False):
     """Everything one lane's loop carries between nodes (`spectrumgen.graph.lanes`)."""
 
-    target: int
-    run_id: str
-    spec: str
-    overrides: dict[str, Any]
-    focus_cells: list[dict[str, str]]
-    started_at: float
     lane: int
     wave: int
     planned_cells: list[dict[str, Any]]
