@@ -135,7 +135,10 @@ class ScriptedChatModel(BaseChatModel):
         for scenario in scenarios:
             rng = _rng(self.seed, "item", f"{scenario['id']}#{scenario.get('attempt', 1)}")
             item = write_example(scenario, rng)
-            if self._pick_fault(rng) == "placeholder":
+            # Drawn by scenario id and attempt alone, not after the cell's text: which cell gets
+            # which id depends on how a run's lanes happened to plan.
+            key = f"{scenario['id']}#{scenario.get('attempt', 1)}"
+            if self._pick_fault(_rng(self.seed, "situation", key)) == "placeholder":
                 item["context"] = "TODO"
             situations.append({"scenario_id": scenario["id"], "context": item["context"]})
         return json.dumps({"situations": situations}, ensure_ascii=False)
