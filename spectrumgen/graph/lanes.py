@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from spectrumgen.text_gates import prepare
+from spectrumgen.near_duplicates import NearDuplicates
 
 
 @dataclass
@@ -40,7 +40,7 @@ class RunLanes:
     stopped_at: float | None = None
     lane_started: dict[int, float] = field(default_factory=dict)
     reserved: dict[int, int] = field(default_factory=dict)
-    responses: dict[str, str] = field(default_factory=dict)
+    responses: NearDuplicates | None = None
     responses_seen: datetime | None = None
 
     @contextmanager
@@ -89,15 +89,21 @@ class RunLanes:
 
     @contextmanager
     def accepted_responses(
-        self, load: Callable[[datetime | None], tuple[dict[str, str], datetime | None]]
-    ) -> Iterator[dict[str, str]]:
-        """The run's accepted responses, prepared for the near-duplicate check
-        (`text_gates.prepare`), held for one batch's check: read what is new in the ledger since
-        the last look (`load(since)`), let the caller check and add its batch's accepted
-        responses, then let the next lane in."""
+        self,
+        load: Callable[[datetime | None], tuple[dict[str, str], datetime | None]],
+        cutoff: float,
+    ) -> Iterator[NearDuplicates]:
+        """The run's accepted responses for the near-duplicate check (`near_duplicates`), held
+        for one batch's check: read what is new in the ledger since the last look
+        (`load(since)`), let the caller check and add its batch's accepted responses, then let
+        the next lane in."""
         with self.changed:
+            if self.responses is None:
+                self.responses = NearDuplicates(cutoff)
             new, seen = load(self.responses_seen)
-            self.responses.update((key, prepare(text)) for key, text in new.items())
+            for key, text in new.items():
+                if key not in self.responses:
+                    self.responses.add(key, text)
             self.responses_seen = seen or self.responses_seen
             yield self.responses
 
@@ -106,7 +112,8 @@ class RunLanes:
         judge or a reviewer rejected them, or another lane's batch filled their bucket)."""
         with self.changed:
             for scenario_id in scenario_ids:
-                self.responses.pop(scenario_id, None)
+                if self.responses is not None:
+                    self.responses.remove(scenario_id)
 
 
 _RUNS: dict[tuple[str, str], RunLanes] = {}

@@ -9,6 +9,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -98,7 +99,10 @@ class Example(Base):
     """An accepted example; one per scenario of a run."""
 
     __tablename__ = "examples"
-    __table_args__ = (UniqueConstraint("run_id", "scenario_id"),)
+    __table_args__ = (
+        UniqueConstraint("run_id", "scenario_id"),
+        Index("ix_examples_run_id_created_at", "run_id", "created_at"),  # read since a time
+    )
 
     id: Mapped[str] = mapped_column(String(160), primary_key=True)
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id"), index=True)

@@ -32,7 +32,6 @@ from spectrumgen.schemas.spec import AXIS_NAMES, Spec
 from spectrumgen.text_gates import (
     copied_fields,
     field_problems,
-    prepare,
     shared_run,
     similarity,
 )
@@ -61,8 +60,6 @@ def validate(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
             scorers[outcome.model] = backend_for(parts.context, outcome.model).scorer
         return scorers[outcome.model]
 
-    with shared.accepted_responses(load) as responses:
-        seen = dict(responses)  # checked against as they are now; other lanes go on meanwhile
     for outcome in outcomes:
         if outcome.situation is not None:  # two-stage mode, stage 1: the situation alone
             outcome.reasons += check_text(spec, "context", outcome.situation)
@@ -73,10 +70,6 @@ def validate(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         outcome.reasons += check_example(spec, outcome.scenario, outcome.item)
         if not outcome.reasons:
             outcome.reasons += copies_an_exemplar(spec, outcome.item)
-        if not outcome.reasons:
-            duplicate = near_duplicate(outcome.item.response, seen, spec, prepared=True)
-            if duplicate:
-                outcome.reasons.append(duplicate)
         scores_text = scorer(outcome)
         if not outcome.reasons and scores_text is not None:
             outcome.reasons += check_coherence(
@@ -84,21 +77,22 @@ def validate(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
             )
         outcome.accepted = not outcome.reasons
 
-    # The last word, one lane at a time: no near-duplicate of what another lane accepted
-    # meanwhile, or of an item earlier in this batch; every bucket still under quota.
-    with shared.accepted_responses(load) as responses:
+    # The last word, one lane at a time: no near-duplicate of a response the run accepted (in
+    # any lane or worker, or earlier in this batch); every bucket still under quota.
+    cutoff = spec.example_rules.near_duplicate_similarity
+    with shared.accepted_responses(load, cutoff) as responses:
         for outcome in outcomes:
             if not outcome.accepted or outcome.item is None:
                 continue
-            duplicate = near_duplicate(outcome.item.response, responses, spec, prepared=True)
-            if duplicate:
-                outcome.reasons.append(duplicate)
+            match = responses.closest(outcome.item.response)
+            if match is not None:
+                outcome.reasons.append(duplicate_reason(*match))
             else:
                 outcome.reasons += _quota_full(outcome.scenario, quota, filled)
                 outcome.retryable = not outcome.reasons
             outcome.accepted = not outcome.reasons
             if outcome.accepted:
-                responses[outcome.scenario.scenario_id] = prepare(outcome.item.response)
+                responses.add(outcome.scenario.scenario_id, outcome.item.response)
                 for axis, bucket in zip(AXIS_NAMES, outcome.scenario.key(), strict=True):
                     filled[axis][bucket] += 1
 
@@ -185,35 +179,23 @@ def is_placeholder(text: str, patterns: list[str]) -> bool:
     return any(re.search(p, text, re.IGNORECASE) for p in patterns)
 
 
-def near_duplicate(
-    response: str, accepted: dict[str, str], spec: Spec, prepared: bool = False
-) -> str | None:
-    """A reason when the response is too similar to an accepted one, else None.
-
-    With `prepared`, the accepted texts went through `text_gates.prepare` already (a run's
-    lanes keep them so): the check is then one scan in C, not a Python call per accepted
-    response. Same verdicts either way."""
-    match = _closest(response, accepted, spec, prepared)
-    if match is None:
-        return None
-    scenario_id, score = match
-    return f"response is a near-duplicate of scenario {scenario_id} (similarity {score:.0f})"
-
-
-def _closest(
-    text: str, others: dict[str, str], spec: Spec, prepared: bool = False
-) -> tuple[str, float] | None:
-    """The key and similarity of the most similar text at or over the spec's cut-off."""
-    if not others:
-        return None
+def near_duplicate(response: str, accepted: dict[str, str], spec: Spec) -> str | None:
+    """A reason when the response is too similar to one of `accepted` (scenario id to response),
+    else None. A run keeps its accepted responses in a `NearDuplicates`, which gives the same
+    verdicts and stays fast over a long run."""
     match = process.extractOne(
-        prepare(text) if prepared else text,
-        others,
+        response,
+        accepted,
         scorer=fuzz.ratio,
-        processor=None if prepared else utils.default_process,
+        processor=utils.default_process,
         score_cutoff=spec.example_rules.near_duplicate_similarity,
     )
-    return None if match is None else (match[2], match[1])
+    return None if match is None else duplicate_reason(match[2], match[1])
+
+
+def duplicate_reason(scenario_id: str, score: float) -> str:
+    """Why a response was rejected as a near-duplicate of an accepted one."""
+    return f"response is a near-duplicate of scenario {scenario_id} (similarity {score:.0f})"
 
 
 def _quota_full(

@@ -1,0 +1,103 @@
+"""The near-duplicate check at scale: the LSH index agrees with comparing every response."""
+
+from __future__ import annotations
+
+import random
+
+from rapidfuzz import fuzz, process
+
+from spectrumgen.llm.scripted import write_example
+from spectrumgen.near_duplicates import NearDuplicates
+from spectrumgen.text_gates import prepare
+
+CUTOFF = 90.0
+
+
+def responses(count: int, seed: int) -> list[str]:
+    """Responses as the scripted model writes them: one template, so many are close."""
+    rng = random.Random(seed)
+    scenario = {
+        "id": "s",
+        "effective_capacity": 5.0,
+        "ceiling": 7.0,
+        "support_needed": 6.0,
+        "target": "authentic",
+        "type": "baseline",
+        "capacity": "medium",
+        "suggested_score": 0.9,
+    }
+    return [str(write_example(scenario, rng)["response"]) for _ in range(count)]
+
+
+def edited(text: str, rng: random.Random) -> str:
+    """The text with a few characters changed, inserted or deleted."""
+    chars = list(text)
+    for _ in range(rng.randint(1, 12)):
+        at = rng.randrange(len(chars))
+        roll = rng.random()
+        if roll < 0.33:
+            chars.insert(at, rng.choice("abcdefghij "))
+        elif roll < 0.66 and len(chars) > 1:
+            del chars[at]
+        else:
+            chars[at] = rng.choice("abcdefghij ")
+    return "".join(chars)
+
+
+def full_scan(text: str, held: dict[str, str]) -> tuple[str, float] | None:
+    match = process.extractOne(
+        prepare(text), held, scorer=fuzz.ratio, processor=None, score_cutoff=CUTOFF
+    )
+    return None if match is None else (match[2], match[1])
+
+
+def test_below_the_index_size_every_verdict_is_the_full_scans() -> None:
+    texts = responses(400, seed=1)
+    checker = NearDuplicates(CUTOFF)
+    for number, text in enumerate(texts):
+        assert checker.closest(text) == full_scan(text, checker.texts)
+        if checker.closest(text) is None:
+            checker.add(f"s{number}", text)
+    assert not checker.indexed
+    assert 0 < len(checker) < len(texts)  # the template repeats: some were near-duplicates
+
+
+def test_the_index_finds_what_the_full_scan_finds_and_nothing_it_does_not() -> None:
+    rng = random.Random(7)
+    held = responses(3_000, seed=2)
+    checker = NearDuplicates(CUTOFF, index_from=500)
+    for number, text in enumerate(held):
+        checker.add(f"s{number}", text)
+    assert checker.indexed and len(checker) == len(held)
+
+    queries = [edited(rng.choice(held), rng) for _ in range(400)] + responses(200, seed=3)
+    agree = caught = missed = 0
+    for query in queries:
+        exact = full_scan(query, checker.texts)
+        found = checker.closest(query)
+        if found is not None:  # whatever the index names is a real near-duplicate
+            assert fuzz.ratio(prepare(query), checker.texts[found[0]]) >= CUTOFF
+        if exact is None:
+            assert found is None
+            agree += 1
+        elif found is None:
+            missed += 1
+        else:
+            caught += 1
+            assert found[1] == exact[1]  # the closest, or one as close
+    assert caught > 300
+    assert missed <= 0.01 * (caught + missed), (caught, missed)
+
+
+def test_a_removed_response_is_never_named_again() -> None:
+    held = responses(600, seed=4)
+    checker = NearDuplicates(CUTOFF, index_from=100)
+    for number, text in enumerate(held):
+        checker.add(f"s{number}", text)
+    checker.remove("s5")
+    assert "s5" not in checker
+    match = checker.closest(held[5])
+    assert match is None or match[0] != "s5"
+    checker.add("s5", held[5])
+    assert checker.closest(held[5]) is not None
+    assert checker.closest(held[5])[1] == 100.0  # type: ignore[index]
