@@ -152,8 +152,7 @@ def copied_fields(rules: TextQuality, fields: Mapping[str, str]) -> list[str]:
     for name, other in COPY_PAIRS:
         if name not in fields or other not in fields:
             continue
-        score = similarity(fields[name], fields[other])
-        clause = None
+        score = similarity(fields[name], fields[other], rules.max_field_similarity)
         if score >= rules.max_field_similarity:
             reasons.append(
                 f"{COPIED_FIELD}: {name} copies the {other} (similarity {score:.0f} >= "
@@ -191,25 +190,28 @@ def shared_run(a: str, b: str, length: int) -> str | None:
     return None
 
 
+@lru_cache(maxsize=8192)
 def prepare(text: str) -> str:
-    """A text as the near-duplicate check compares it (rapidfuzz's default processing)."""
+    """A text as the near-duplicate check compares it (rapidfuzz's default processing);
+    remembered, like `words`: the spec's exemplars are compared with every item."""
     return str(utils.default_process(text))
 
 
-def similarity(a: str, b: str) -> float:
-    """0-100: how much of one text the other repeats.
+def similarity(a: str, b: str, cutoff: float = 0.0) -> float:
+    """0-100: how much of one text the other repeats; 0 for anything under `cutoff` (which
+    lets rapidfuzz stop early when only "at least `cutoff`?" matters).
 
     The plain similarity of the two (rapidfuzz's normalised Indel ratio), or, when the shorter is
     at least half as long, how well it is found inside the longer (`partial_ratio`): a reasoning
     that is the response plus a sentence still counts as a copy.
     """
-    a, b = utils.default_process(a), utils.default_process(b)
+    a, b = prepare(a), prepare(b)
     if not a or not b:
         return 0.0
-    score = fuzz.ratio(a, b)
+    score = fuzz.ratio(a, b, score_cutoff=cutoff)
     short, long = sorted((a, b), key=len)
-    if len(short) >= 0.5 * len(long):
-        score = max(score, fuzz.partial_ratio(short, long))
+    if score < 100 and len(short) >= 0.5 * len(long):
+        score = max(score, fuzz.partial_ratio(short, long, score_cutoff=max(cutoff, score)))
     return float(score)
 
 

@@ -36,6 +36,29 @@ GROUPED = (
     "min(authenticity_score), max(authenticity_score) FROM examples "
     "GROUP BY run_id, capacity_level, authenticity_target, complexity_type"
 )
+RUN_TOTALS = (
+    "SELECT run_id, requests, items_requested, repair_items, prompt_tokens, completion_tokens, "
+    "tokens_estimated, llm_seconds, accepted, rejected FROM run_totals"
+)
+SUMMED = (
+    "SELECT r.run_id, "
+    "(SELECT coalesce(sum(requests), 0) FROM batches b WHERE b.run_id = r.run_id), "
+    "(SELECT coalesce(sum(items_requested), 0) FROM batches b WHERE b.run_id = r.run_id), "
+    "(SELECT coalesce(sum(repair_items), 0) FROM batches b WHERE b.run_id = r.run_id), "
+    "(SELECT coalesce(sum(prompt_tokens), 0) FROM batches b WHERE b.run_id = r.run_id), "
+    "(SELECT coalesce(sum(completion_tokens), 0) FROM batches b WHERE b.run_id = r.run_id), "
+    "(SELECT coalesce(max(tokens_estimated), 0) FROM batches b WHERE b.run_id = r.run_id), "
+    "(SELECT round(coalesce(sum(seconds), 0), 6) FROM batches b WHERE b.run_id = r.run_id), "
+    "(SELECT count(*) FROM examples e WHERE e.run_id = r.run_id), "
+    "(SELECT count(*) FROM rejections j WHERE j.run_id = r.run_id) FROM runs r"
+)
+
+
+def totals(path: Path) -> list[tuple]:
+    """run_totals, seconds rounded as SUMMED rounds them."""
+    return [(*row[:7], round(row[7], 6), *row[8:]) for row in rows(path, RUN_TOTALS)]
+
+
 COVERAGE = (
     "SELECT spec_name, capacity_level, authenticity_target, complexity_type, generated_count "
     "FROM parameter_coverage"
@@ -59,6 +82,8 @@ def test_a_first_release_ledger_upgrades_with_everything_intact(tmp_path: Path) 
     assert {q: rows(ledger, q) for q in before} == before
     assert rows(ledger, "SELECT version_num FROM alembic_version") == [(head(),)]
     assert rows(ledger, RUN_CELLS) == rows(ledger, GROUPED)  # per-run counts filled in
+    assert totals(ledger) == rows(ledger, SUMMED)  # and each run's totals
+    assert any(row[1] > 0 for row in totals(ledger))
     assert json.loads(done.stdout)["total_examples_generated"] == 24
 
     again = run_cli("coverage", "--db", "sqlite:///ledger.db", cwd=tmp_path)
@@ -83,6 +108,7 @@ def test_a_new_run_on_an_upgraded_ledger_plans_around_what_it_holds(tmp_path: Pa
     assert total == [(48,)]
     # and kept as the new run recorded its batches, side by side in its lanes
     assert rows(tmp_path / "ledger.db", RUN_CELLS) == rows(tmp_path / "ledger.db", GROUPED)
+    assert totals(tmp_path / "ledger.db") == rows(tmp_path / "ledger.db", SUMMED)
 
 
 def test_a_ledger_newer_than_this_spectrumgen_is_refused(tmp_path: Path) -> None:

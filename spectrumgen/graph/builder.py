@@ -26,8 +26,10 @@ from spectrumgen.errors import TransientBackendError
 from spectrumgen.graph.context import RECURSION_LIMIT, RunContext
 from spectrumgen.graph.lanes import run_lanes
 from spectrumgen.graph.routing import (
+    after_judging,
     after_planning,
     after_recording,
+    after_validation,
     fan_out_batches,
     fan_out_lanes,
 )
@@ -115,7 +117,7 @@ def build_lane_graph(
 ) -> StateGraph[Any, Any, Any, Any]:
     """One lane's loop: plan_gaps -> compose -> generate (a batch; several with model routing or
     two stages) -> parse -> validate -> judge -> review -> repair -> record -> plan_gaps again,
-    until the run needs nothing more from this lane."""
+    until the run needs nothing more from this lane. judge and review are skipped when off."""
     graph = StateGraph(GenerationState, context_schema=context_schema)
     graph.add_node("plan_gaps", plan_gaps, retry_policy=LEDGER_RETRY)
     graph.add_node("compose", compose)
@@ -134,8 +136,8 @@ def build_lane_graph(
     graph.add_conditional_edges("compose", fan_out_batches, ["generate"])
     graph.add_edge("generate", "parse")
     graph.add_edge("parse", "validate")
-    graph.add_edge("validate", "judge")
-    graph.add_edge("judge", "review")
+    graph.add_conditional_edges("validate", after_validation, ["judge", "review", "repair"])
+    graph.add_conditional_edges("judge", after_judging, ["review", "repair"])
     graph.add_edge("review", "repair")
     graph.add_edge("repair", "record")
     graph.add_conditional_edges("record", after_recording, ["plan_gaps", END])

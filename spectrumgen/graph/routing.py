@@ -6,9 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from langgraph.graph import END
+from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from spectrumgen.graph.state import GenerationState, RunState
+from spectrumgen.nodes.common import node_parts
 
 LANE_INPUT = ("target", "run_id", "spec", "overrides", "started_at")
 
@@ -40,6 +42,20 @@ def fan_out_batches(state: GenerationState) -> list[Send]:
         "run_id": state.get("run_id"),
     }
     return [Send("generate", {**batch, **settings}) for batch in state.get("batches", [])]
+
+
+def after_validation(state: GenerationState, runtime: Runtime[Any]) -> str:
+    """Judge the batch when a judge is on, else show it for review when review is on, else go
+    on to repair: a step the run does not use is not taken at every batch."""
+    parts = node_parts(runtime, state)
+    if parts.routes.judge:
+        return "judge"
+    return after_judging(state, runtime)
+
+
+def after_judging(state: GenerationState, runtime: Runtime[Any]) -> str:
+    """Review when review is on, else repair."""
+    return "review" if node_parts(runtime, state).context.review else "repair"
 
 
 def after_recording(state: GenerationState) -> str:

@@ -50,16 +50,21 @@ def keep_only(
     ledger: Ledger, run_id: str, worker: str, keep: Iterable[str], lease_seconds: int
 ) -> None:
     """Renew the worker's claims on `keep` and drop its others (work its past self lost)."""
-    kept = set(keep)
     with ledger.sessions.begin() as session:
-        mine = session.scalars(
-            select(Claim.scenario_id).where(Claim.run_id == run_id, Claim.worker == worker)
-        ).all()
-        lost = [s for s in mine if s not in kept]
-        if lost:
-            session.execute(
-                delete(Claim).where(Claim.run_id == run_id, Claim.scenario_id.in_(lost))
-            )
+        _keep_only(session, run_id, worker, keep, lease_seconds)
+
+
+def _keep_only(
+    session: Session, run_id: str, worker: str, keep: Iterable[str], lease_seconds: int
+) -> None:
+    kept = set(keep)
+    mine = session.scalars(
+        select(Claim.scenario_id).where(Claim.run_id == run_id, Claim.worker == worker)
+    ).all()
+    lost = [s for s in mine if s not in kept]
+    if lost:
+        session.execute(delete(Claim).where(Claim.run_id == run_id, Claim.scenario_id.in_(lost)))
+    if len(lost) < len(mine):
         session.execute(
             update(Claim)
             .where(Claim.run_id == run_id, Claim.worker == worker)
@@ -75,10 +80,18 @@ def claim_cells(
     quota: Mapping[str, Mapping[str, int]],
     target: int,
     lease_seconds: int,
+    keep: Iterable[str] | None = None,
 ) -> list[tuple[Cell, int]]:
     """Claim the cells that still fit the quotas, counting every worker; each gets a scenario
-    sequence number nobody else will get. Returns the granted cells with their numbers."""
+    sequence number nobody else will get. Returns the granted cells with their numbers.
+
+    With `keep`, the worker's claims on those scenarios are renewed and its others dropped
+    first (`keep_only`), in the same transaction."""
     with ledger.sessions.begin() as session:
+        if keep is not None:
+            _keep_only(session, run_id, worker, keep, lease_seconds)
+        if not cells:
+            return []
         run = session.execute(
             select(Run).where(Run.run_id == run_id).with_for_update()
         ).scalar_one()

@@ -19,14 +19,11 @@ from typing import Any
 
 from sqlalchemy import (
     Engine,
-    Integer,
     Select,
     case,
-    cast,
     create_engine,
     delete,
     event,
-    func,
     inspect,
     select,
     update,
@@ -58,6 +55,7 @@ from spectrumgen.ledger.tables import (
     Rejection,
     Run,
     RunCell,
+    RunTotals,
     utc_now,
 )
 from spectrumgen.ledger.versions import prepare_schema
@@ -229,35 +227,23 @@ class Ledger:
         newest = max((row[2] for row in rows), default=since)
         return {scenario_id: response for scenario_id, response, _ in rows}, newest
 
-    def run_stats(self, run_id: str) -> RunStats:
-        """Totals of the run, summed from its batches."""
-        accepted = select(func.count()).select_from(Example).where(Example.run_id == run_id)
-        rejected = select(func.count()).select_from(Rejection).where(Rejection.run_id == run_id)
-        with self.sessions() as session:  # one statement
-            row = session.execute(
-                select(
-                    func.coalesce(func.sum(Batch.requests), 0),  # every HTTP request, retries too
-                    func.coalesce(func.sum(Batch.items_requested), 0),
-                    func.coalesce(func.sum(Batch.repair_items), 0),
-                    func.coalesce(func.sum(Batch.prompt_tokens), 0),
-                    func.coalesce(func.sum(Batch.completion_tokens), 0),
-                    func.coalesce(func.max(cast(Batch.tokens_estimated, Integer)), 0),
-                    func.coalesce(func.sum(Batch.seconds), 0.0),
-                    accepted.scalar_subquery(),
-                    rejected.scalar_subquery(),
-                ).where(Batch.run_id == run_id)
-            ).one()
-        calls, requested, repairs, prompt, completion, estimated, seconds, accepted, rejected = row
+    def run_stats(self, run_id: str, session: Session | None = None) -> RunStats:
+        """Totals of the run: one row of `run_totals`, kept as its batches are recorded (in
+        `session` when given)."""
+        with nullcontext(session) if session is not None else self.sessions() as session:
+            row = session.get(RunTotals, run_id)
+        if row is None:
+            return RunStats(0, 0, 0, 0, 0, 0, 0, False, 0.0)
         return RunStats(
-            llm_calls=int(calls),
-            items_requested=int(requested),
-            repair_items=int(repairs),
-            accepted=int(accepted or 0),
-            rejected=int(rejected or 0),
-            prompt_tokens=int(prompt),
-            completion_tokens=int(completion),
-            tokens_estimated=bool(estimated),
-            llm_seconds=float(seconds),
+            llm_calls=row.requests,  # every HTTP request, retries too
+            items_requested=row.items_requested,
+            repair_items=row.repair_items,
+            accepted=row.accepted,
+            rejected=row.rejected,
+            prompt_tokens=row.prompt_tokens,
+            completion_tokens=row.completion_tokens,
+            tokens_estimated=bool(row.tokens_estimated),
+            llm_seconds=row.llm_seconds,
         )
 
     def run_models(self, run_id: str) -> list[dict[str, Any]]:
@@ -357,7 +343,7 @@ class Ledger:
                     ]
                     release = {*release, *surplus}
                 accepted = [o for o in outcomes if o.accepted]
-                session.add(
+                batches = [
                     Batch(
                         run_id=run_id,
                         batch_id=reply.batch_id,
@@ -375,9 +361,9 @@ class Ledger:
                         seconds=reply.seconds,
                         requests=reply.requests,
                     )
-                )
+                ]
                 if judge is not None:
-                    session.add(
+                    batches.append(
                         Batch(
                             run_id=run_id,
                             batch_id=reply.batch_id + JUDGE_SUFFIX,
@@ -393,6 +379,7 @@ class Ledger:
                             requests=judge.requests,
                         )
                     )
+                session.add_all(batches)
                 inserted = self._insert_examples(session, records, reply.batch_id)
                 self._count_coverage(session, spec_name, inserted)
                 self._count_run_cells(session, run_id, inserted)
@@ -402,9 +389,14 @@ class Ledger:
                         delete(Claim).where(Claim.run_id == run_id, Claim.scenario_id.in_(released))
                     )
                 rejections = [_rejection_row(run_id, o) for o in outcomes if not o.accepted]
+                rejected = 0
                 if rejections:
-                    statement = _dialect_insert(session, Rejection.__table__)
-                    session.execute(statement.on_conflict_do_nothing(), rejections)
+                    table = Rejection.__table__
+                    statement = _dialect_insert(session, table).on_conflict_do_nothing()
+                    rejected = len(
+                        session.scalars(statement.returning(table.c.id), rejections).all()
+                    )
+                _add_to_totals(session, run_id, batches, len(inserted), rejected)
             return inserted
         except IntegrityError:
             # Another worker or an earlier replay recorded this batch first.
@@ -641,6 +633,35 @@ def _check_columns(engine: Engine, url: str) -> None:
                 f"ledger {url!r} does not match its schema version (table {table.name} lacks "
                 f"{', '.join(missing)}); restore it from a backup or use a new --db"
             )
+
+
+def _add_to_totals(
+    session: Session, run_id: str, batches: Sequence[Batch], accepted: int, rejected: int
+) -> None:
+    """Add a recorded batch (and its judge's call) to the run's totals, one upsert."""
+    added = {
+        "requests": sum(b.requests for b in batches),
+        "items_requested": sum(b.items_requested for b in batches),
+        "repair_items": sum(b.repair_items or 0 for b in batches),
+        "prompt_tokens": sum(b.prompt_tokens for b in batches),
+        "completion_tokens": sum(b.completion_tokens for b in batches),
+        "tokens_estimated": int(any(b.tokens_estimated for b in batches)),
+        "llm_seconds": sum(b.seconds for b in batches),
+        "accepted": accepted,
+        "rejected": rejected,
+    }
+    table = RunTotals.__table__
+    statement = _dialect_insert(session, table)
+    totals = {name: table.c[name] + statement.excluded[name] for name in added}
+    totals["tokens_estimated"] = case(
+        (statement.excluded.tokens_estimated > table.c.tokens_estimated, 1),
+        else_=table.c.tokens_estimated,
+    )
+    session.execute(
+        statement.values(run_id=run_id, **added).on_conflict_do_update(
+            index_elements=["run_id"], set_=totals
+        )
+    )
 
 
 class Sessions:

@@ -143,6 +143,24 @@ class RunCell(Base):
     max_score: Mapped[float] = mapped_column(Float)
 
 
+class RunTotals(Base):
+    """A run's totals (calls, tokens, accepted and rejected), added to in the transaction that
+    records each batch, so reading them costs one row however long the run."""
+
+    __tablename__ = "run_totals"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id"), primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, default=0)  # HTTP requests, retries too
+    items_requested: Mapped[int] = mapped_column(Integer, default=0)
+    repair_items: Mapped[int] = mapped_column(Integer, default=0)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    tokens_estimated: Mapped[int] = mapped_column(Integer, default=0)  # 1 once any batch was
+    llm_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Rejection(Base):
     """One failed attempt at a scenario and why it failed."""
 

@@ -71,8 +71,8 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
                 accepted = ledger.accepted_cells(run_id, view)
                 claims = live_claims(ledger, run_id, view)
                 coverage = ledger.coverage_counts(spec.name, view)
+                stats = ledger.run_stats(run_id, view)
             accepted_count = sum(int(cell["count"]) for cell in accepted)
-            stats = ledger.run_stats(run_id)
             tokens_used = stats.prompt_tokens + stats.completion_tokens
             calls_per_batch = context.calls_per_batch(judged=parts.routes.judge is not None)
             budget_now = call_budget(context, target, calls_per_batch, stats)
@@ -97,9 +97,6 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
                 slots = 0  # checked before each wave: a wave already asked for finishes
 
             wave_repairs, waiting = repair_queue[:slots], repair_queue[slots:]
-            keep_only(
-                ledger, run_id, worker, [s.scenario_id for s in repair_queue], context.lease_seconds
-            )
             claims = [  # this lane's repairs, and every other lane's and worker's cells
                 c for c in claims if c["worker"] != worker or c["scenario_id"] in repairing
             ]
@@ -118,8 +115,15 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
                 )
                 coverage[key] = coverage.get(key, 0) + 1
             chosen = choose_cells(need, coverage, new_count, preferred, rng)
-            granted = claim_cells(
-                ledger, run_id, worker, chosen, quota, target, context.lease_seconds
+            granted = claim_cells(  # renewing this lane's repairs and dropping its others
+                ledger,
+                run_id,
+                worker,
+                chosen,
+                quota,
+                target,
+                context.lease_seconds,
+                keep=repairing,
             )
         cells = [cell for cell, _ in granted]
         others = [c for c in claims if c["worker"] != worker]

@@ -77,8 +77,9 @@ def record(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
             append_lines(out_dir / REJECTED_FILE, (r.model_dump() for r in rejected))
 
     shared.recorded(int(state.get("lane", 0)))  # its calls are in the ledger now
-    report = evaluate(spec, int(state["target"]), ledger.accepted_cells(run_id))
-    stats = ledger.run_stats(run_id)
+    with ledger.sessions.snapshot() as view:  # the run's standing, in one read
+        cells, stats = ledger.accepted_cells(run_id, view), ledger.run_stats(run_id, view)
+    report = evaluate(spec, int(state["target"]), cells)
     calls, tokens = stats.llm_calls, stats.prompt_tokens + stats.completion_tokens
     parts.emit(
         {

@@ -159,13 +159,15 @@ def copies_an_exemplar(spec: Spec, item: GeneratedItem) -> list[str]:
     for name in ("response", "context", "reasoning"):
         text = getattr(item, name)
         for index, exemplar in enumerate(spec.exemplars):
-            score = similarity(text, getattr(exemplar, name))  # a copy with a sentence added too
-            if score >= cutoff and name != "reasoning":
+            theirs = getattr(exemplar, name)
+            # a copy with a sentence added too; a reasoning is checked for clauses only
+            score = 0.0 if name == "reasoning" else similarity(text, theirs, cutoff)
+            if score >= cutoff:
                 reasons.append(
                     f"{name} is a near-duplicate of exemplar {index + 1} (similarity {score:.0f})"
                 )
                 break
-            run = shared_run(text, getattr(exemplar, name), EXEMPLAR_RUN_WORDS)
+            run = shared_run(text, theirs, EXEMPLAR_RUN_WORDS)
             if run:
                 reasons.append(f"{name} is a near-duplicate of exemplar {index + 1} ({run!r})")
                 break
