@@ -20,12 +20,17 @@ Sections (see the README's "Scaling out" for what each limit means):
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -59,7 +64,8 @@ def fresh_db(folder: Path, name: str) -> str:
 
 def spectrumgen_run(context: RunContext, target: int) -> tuple[dict[str, Any], float]:
     started = time.perf_counter()
-    result = build_graph().compile().invoke({"target": target}, context=context)
+    graph = build_graph().compile()
+    result = graph.invoke({"target": target}, context.graph_config(), context=context)
     return result["manifest"], time.perf_counter() - started
 
 
@@ -181,33 +187,21 @@ def section_c(folder: Path, samples: int, delay: float, parallel: int) -> list[R
             f"server: {delay}s, {parallel} at once",
         )
     ]
-    behaviour = Behaviour(delay_seconds=delay)
-    gate = threading.Semaphore(parallel)
-    original = OllamaHandler.do_POST
-
-    def gated(handler: OllamaHandler) -> None:
-        with gate:
-            original(handler)
-
-    OllamaHandler.do_POST = gated  # type: ignore[method-assign]
-    try:
-        with serve(OllamaHandler, behaviour) as (url, _):
-            for concurrency in (1, 2, 4, 8, 16):
-                context = RunContext(
-                    backend="ollama",
-                    base_url=url,
-                    concurrency=concurrency,
-                    db_url=fresh_db(folder, f"c{concurrency}"),
-                )
-                target = max(samples, concurrency * 5 * 3)
-                _, wall = spectrumgen_run(context, target)
-                rate = target / wall
-                ideal = min(concurrency, parallel) * 5 / delay
-                rows.append(
-                    ("", str(concurrency), f"{rate:.1f}", f"{ideal:.1f}", f"{rate / ideal:.0%}", "")
-                )
-    finally:
-        OllamaHandler.do_POST = original  # type: ignore[method-assign]
+    with gated_server(delay, parallel) as (url, _):
+        for concurrency in (1, 2, 4, 8, 16):
+            context = RunContext(
+                backend="ollama",
+                base_url=url,
+                concurrency=concurrency,
+                db_url=fresh_db(folder, f"c{concurrency}"),
+            )
+            target = max(samples, concurrency * 5 * 3)
+            _, wall = spectrumgen_run(context, target)
+            rate = target / wall
+            ideal = min(concurrency, parallel) * 5 / delay
+            rows.append(
+                ("", str(concurrency), f"{rate:.1f}", f"{ideal:.1f}", f"{rate / ideal:.0%}", "")
+            )
     return rows
 
 
@@ -349,23 +343,50 @@ def section_f(folder: Path, samples: int, delay: float) -> list[Row]:
     return rows
 
 
-def gated_server(delay: float, parallel: int, log: list[tuple[float, float]] | None = None) -> Any:
-    """A loopback Ollama server answering after `delay` s, `parallel` requests at once; each
-    request's (start, end) on the server's clock goes into `log`."""
+@contextmanager
+def gated_server(
+    delay: float, parallel: int, log: list[tuple[float, float]] | None = None
+) -> Iterator[tuple[str, None]]:
+    """A loopback Ollama server answering after `delay` s, `parallel` requests at once, in a
+    process of its own as a real model server is (in this process it would compete with the
+    run for the interpreter lock); each request's (start, end) on the machine's monotonic clock
+    goes into `log` when the server stops."""
+    ready: Any = multiprocessing.get_context("fork").Queue()
+    done: Any = multiprocessing.get_context("fork").Queue()
+    server = multiprocessing.get_context("fork").Process(
+        target=_gated_server_process, args=(delay, parallel, ready, done), daemon=True
+    )
+    server.start()
+    url = ready.get(timeout=30)
+    try:
+        yield url, None
+    finally:
+        os.kill(server.pid or 0, signal.SIGTERM)
+        if log is not None:
+            log.extend(done.get(timeout=30))
+        server.join(timeout=30)
+
+
+def _gated_server_process(delay: float, parallel: int, ready: Any, done: Any) -> None:
     gate = threading.Semaphore(parallel)
+    seen: list[tuple[float, float]] = []
     original = OllamaHandler.do_POST
 
     def gated(handler: OllamaHandler) -> None:
         with gate:
-            started = time.perf_counter()
+            started = time.monotonic()
             original(handler)
-            if log is not None:
-                log.append((started, time.perf_counter()))
+            seen.append((started, time.monotonic()))
 
     class Gated(OllamaHandler):
         do_POST = gated
 
-    return serve(Gated, Behaviour(delay_seconds=delay))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with serve(Gated, Behaviour(delay_seconds=delay)) as (url, _):
+        ready.put(url)
+        stop.wait()
+    done.put(seen)
 
 
 def share_of_ideal(
@@ -410,7 +431,10 @@ def cpu_per_batch(folder: Path, target: int) -> tuple[float, float, int]:
         graph = build_graph().compile()
         begun = ended = 0.0
         batches = 0
-        for update in graph.stream({"target": target}, context=context, stream_mode="updates"):
+        config = context.graph_config()
+        for update in graph.stream(
+            {"target": target}, config, context=context, stream_mode="updates"
+        ):
             if "start" in update:
                 begun = time.process_time()  # the run row exists: planning starts now
             elif "lane" in update:

@@ -117,6 +117,10 @@ def scripted_answer(messages: list[dict[str, Any]], behaviour: Behaviour) -> str
 class _Handler(BaseHTTPRequestHandler):
     behaviour: Behaviour
     protocol_version = "HTTP/1.1"
+    # Real model servers (Ollama's Go net/http, vLLM's uvicorn) send with TCP_NODELAY; without
+    # it the headers and the body go out as two small writes and the client's delayed ACK holds
+    # the second one back by about 40 ms per call.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet test output
         pass
