@@ -13,11 +13,12 @@ as before.
 The index can miss a pair the full scan would catch; it is tuned so that this is rare at the
 similarities that matter. Two prepared texts at ratio 90 or more differ in at most a tenth of
 their characters, and each edit breaks at most 3 shingles, so their shingle sets keep a Jaccard
-similarity of 0.5 or more (0.53 at the least over 13,000 edited pairs); an LSH threshold of 0.3
-with 64 permutations (21 bands of 3 rows) finds a pair at Jaccard 0.5 with probability 0.94 and
-at 0.6 with 0.994. Measured: every one of 289 near-duplicates a 3,000-example scripted run
-rejected, and 2,971 of 3,000 pairs edited at random up to the cut-off (`bench/run.py`, section G,
-prints the agreement on a long run; `tests/test_near_duplicates.py` checks it).
+similarity of about 0.5 or more (0.53 at the least over 13,000 pairs edited at random); an LSH
+threshold of 0.4 with 96 permutations (24 bands of 4 rows) finds a pair at Jaccard 0.6 with
+probability 0.96 and at 0.7 with 0.999. Measured: every one of 513 near-duplicates a
+20,000-example scripted run rejected (against its first 15,000 responses; 4% of them were
+candidates per query), 2,910 of 3,000 pairs of responses edited at random up to the cut-off, and
+1,999 of 2,000 in `tests/test_near_duplicates.py`, which checks it.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ INDEX_FROM = 2_000
 """Responses held before the index is used: below, the full scan costs under 1 ms per item."""
 
 SHINGLE = 3
-PERMUTATIONS = 64
-LSH_THRESHOLD = 0.3
+PERMUTATIONS = 96
+LSH_THRESHOLD = 0.4
 
 
 def _hash(shingle: bytes) -> int:
@@ -61,6 +62,9 @@ class NearDuplicates:
         self.texts: dict[str, str] = {}  # key -> prepared text
         self._index: MinHashLSH | None = None
         self._signatures: dict[str, MinHash] = {}  # of texts just checked, added next
+        # Held texts signed ahead of the index (see `add`), and those not signed yet.
+        self._signed: dict[str, MinHash] = {}
+        self._unsigned: list[str] = []
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -80,13 +84,25 @@ class NearDuplicates:
         self.texts[key] = prepared = prepare(text)
         if self._index is not None:
             self._index.insert(key, self._signatures.pop(prepared, None) or minhash(prepared))
-        elif len(self.texts) >= self.index_from:
+            return
+        # From half the index size on, each response added signs itself and one held before
+        # it, so the index is built from ready signatures (building it all at once stalled the
+        # run's lanes for 0.4 s at 2,000 responses).
+        self._unsigned.append(key)
+        if len(self.texts) >= self.index_from // 2:
+            for waiting in (self._unsigned.pop(), *self._unsigned[-1:]):
+                if waiting in self.texts:
+                    self._signed[waiting] = minhash(self.texts[waiting])
+            if self._unsigned:
+                self._unsigned.pop()
+        if len(self.texts) >= self.index_from:
             self._build_index()
 
     def remove(self, key: str) -> None:
         """Forget a response (it did not make it into the ledger after all)."""
         if self.texts.pop(key, None) is not None and self._index is not None:
             self._index.remove(key)
+        self._signed.pop(key, None)
 
     def closest(self, text: str) -> tuple[str, float] | None:
         """The key and similarity of the most similar response held at or over the cut-off."""
@@ -96,7 +112,8 @@ class NearDuplicates:
         else:
             signature = minhash(prepared)
             self._remember(prepared, signature)
-            candidates = {key: self.texts[key] for key in self._index.query(signature)}
+            keys = self._index.query(signature)
+            candidates = {key: self.texts[key] for key in keys}
         if not candidates:
             return None
         match = process.extractOne(
@@ -113,5 +130,5 @@ class NearDuplicates:
         index = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=PERMUTATIONS)
         with index.insertion_session() as session:
             for key, prepared in self.texts.items():
-                session.insert(key, minhash(prepared))
-        self._index = index
+                session.insert(key, self._signed.pop(key, None) or minhash(prepared))
+        self._index, self._signed, self._unsigned = index, {}, []

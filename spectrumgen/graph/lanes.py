@@ -59,7 +59,8 @@ class RunLanes:
             return self.reserved[lane]
 
     def recorded(self, lane: int) -> None:
-        """A lane's batch is in the ledger: its calls count there now; wake waiting lanes."""
+        """A lane's batch is in the ledger (its calls count there now), or the lane ended and
+        let its claims go: wake waiting lanes."""
         with self.changed:
             self.reserved.pop(lane, None)
             self.changed.notify_all()

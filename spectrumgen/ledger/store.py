@@ -213,16 +213,17 @@ class Ledger:
             return [dict(zip(names, row, strict=True)) for row in rows]
 
     def accepted_responses(
-        self, run_id: str, since: datetime | None = None
+        self, run_id: str, since: datetime | None = None, session: Session | None = None
     ) -> tuple[dict[str, str], datetime | None]:
         """Scenario id to response text of the run's accepted examples (for near-duplicates),
-        those accepted at or after `since` only when given; and when the newest was accepted."""
+        those accepted at or after `since` only when given; and when the newest was accepted
+        (in `session` when given)."""
         query = select(Example.scenario_id, Example.response, Example.created_at).where(
             Example.run_id == run_id
         )
         if since is not None:
             query = query.where(Example.created_at >= since)
-        with self.sessions() as session:
+        with nullcontext(session) if session is not None else self.sessions() as session:
             rows = session.execute(query).all()
         newest = max((row[2] for row in rows), default=since)
         return {scenario_id: response for scenario_id, response, _ in rows}, newest

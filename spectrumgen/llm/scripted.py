@@ -284,6 +284,15 @@ OFFERS = [
     "I can do the driving",
     "I'll listen, but I can't fix it",
     "I can lend a little, not all of it",
+    "I can cover the school run on {day}",
+    "I'll bring dinner round on {day}",
+    "I can read it over tonight",
+    "I'll come with you to the appointment",
+    "I can take the dog for a few days",
+    "I'll text you every evening this week",
+    "I can make the phone call for you",
+    "I'll meet you for coffee on {day}",
+    "I can look after the kids for an afternoon",
 ]
 ASIDES = [
     "I've had a rough week myself",
@@ -298,6 +307,18 @@ ASIDES = [
     "money's tight for me as well",
     "I'm running on fumes",
     "I feel steady today",
+    "the move still has me exhausted",
+    "I've barely eaten since the funeral",
+    "my back is acting up again",
+    "I finally got some sleep",
+    "the twins kept me up all night",
+    "I'm between shifts right now",
+    "my sister is staying with us",
+    "I had a good weekend, for once",
+    "the exams are wearing me down",
+    "I'm only just back on my feet",
+    "the landlord has been on at me",
+    "I've had a calm few days",
 ]
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "the weekend"]
 CLOSERS = {

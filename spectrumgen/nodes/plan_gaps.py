@@ -142,8 +142,8 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         shared.wait(min(WAIT_POLL_SECONDS, context.lease_seconds / 5))  # or a lane records
 
     if not cells and not wave_repairs:  # the lane ends: it holds no calls and no cells
-        shared.take_calls(lane, 0, 0)
         keep_only(ledger, run_id, worker, [], context.lease_seconds)  # others may take them over
+        shared.recorded(lane)  # and lanes waiting on them look again now
         waiting = []
 
     parts.emit(

@@ -45,11 +45,14 @@ def validate(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     parts = node_parts(runtime, state)
     spec, ledger, run_id = parts.spec, parts.ledger, state["run_id"]
     quota = allocate(spec, int(state["target"]))
-    filled = bucket_counts(spec, ledger.accepted_cells(run_id))
     shared = run_lanes(parts.context.db_url, run_id, parts.context.concurrency)
+    cells: list[dict[str, Any]] = []
 
     def load(since: datetime | None) -> tuple[dict[str, str], datetime | None]:
-        return ledger.accepted_responses(run_id, since)
+        """What the run accepted since the last look, and its counts per cell, in one read."""
+        with ledger.sessions.snapshot() as view:
+            cells.extend(ledger.accepted_cells(run_id, view))
+            return ledger.accepted_responses(run_id, since, view)
 
     outcomes = [Outcome.model_validate(o) for o in state.get("outcomes", [])]
 
@@ -81,6 +84,7 @@ def validate(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     # any lane or worker, or earlier in this batch); every bucket still under quota.
     cutoff = spec.example_rules.near_duplicate_similarity
     with shared.accepted_responses(load, cutoff) as responses:
+        filled = bucket_counts(spec, cells)
         for outcome in outcomes:
             if not outcome.accepted or outcome.item is None:
                 continue
