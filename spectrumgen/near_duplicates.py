@@ -4,7 +4,7 @@ repeats.
 A response is a near-duplicate when its similarity to an accepted one (rapidfuzz's normalised
 Indel ratio, 0-100, on texts `text_gates.prepare`d) reaches the spec's
 `near_duplicate_similarity`. Comparing with every accepted response is one scan in C, about
-0.4 us per response held: fine for thousands, but 8 ms per item at 20,000, so a long run's
+0.4 us per response held: 0.4 ms per item at 1,000, but 8 ms at 20,000, so a long run's
 batches slowed as it grew. From `INDEX_FROM` responses on, a MinHash LSH index (datasketch) over
 each text's 3-character shingles names the few candidates worth comparing, and only those are
 scored, with the same ratio and cut-off. Below `INDEX_FROM` every response is compared, exactly
@@ -30,8 +30,9 @@ from rapidfuzz import fuzz, process
 
 from spectrumgen.text_gates import prepare
 
-INDEX_FROM = 2_000
-"""Responses held before the index is used: below, the full scan costs under 1 ms per item."""
+INDEX_FROM = 1_000
+"""Responses held before the index is used: below, the full scan costs under 0.4 ms per item;
+above, a query costs about 0.2 ms plus 4% of a full scan (the candidates)."""
 
 SHINGLE = 3
 PERMUTATIONS = 96
@@ -42,9 +43,17 @@ def _hash(shingle: bytes) -> int:
     return zlib.crc32(shingle)  # 32 bits, as datasketch wants, and ten times faster than sha1
 
 
+# Drawn once: datasketch draws a MinHash's permutations anew for each one unless given them
+# (that took longer than hashing the text).
+SCHEME = "affine32"  # datasketch's default: 32-bit hashes (`_hash`)
+_PERMUTATIONS = MinHash(num_perm=PERMUTATIONS, seed=1, scheme=SCHEME).permutations
+
+
 def minhash(prepared: str) -> MinHash:
     """The MinHash of a prepared text's character shingles."""
-    signature = MinHash(num_perm=PERMUTATIONS, hashfunc=_hash, seed=1)
+    signature = MinHash(
+        num_perm=PERMUTATIONS, hashfunc=_hash, seed=1, permutations=_PERMUTATIONS, scheme=SCHEME
+    )
     shingles = {prepared[i : i + SHINGLE] for i in range(max(1, len(prepared) - SHINGLE + 1))}
     signature.update_batch([s.encode() for s in shingles])
     return signature
@@ -87,7 +96,7 @@ class NearDuplicates:
             return
         # From half the index size on, each response added signs itself and one held before
         # it, so the index is built from ready signatures (building it all at once stalled the
-        # run's lanes for 0.4 s at 2,000 responses).
+        # run's lanes for 0.4 s at 2,000 responses, when signing drew its permutations anew).
         self._unsigned.append(key)
         if len(self.texts) >= self.index_from // 2:
             for waiting in (self._unsigned.pop(), *self._unsigned[-1:]):

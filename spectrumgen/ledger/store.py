@@ -672,7 +672,10 @@ class Sessions:
     first read, so two claimers (a run's lanes) cannot both read the same next scenario number
     (`SELECT ... FOR UPDATE` is a no-op there, and pysqlite on its own would begin the
     transaction only at the first INSERT). Reads begin DEFERRED and, in WAL mode, never wait.
-    An in-memory ledger is one connection for the whole process: its sessions take turns.
+    An in-memory ledger is one connection for the whole process: its sessions take turns. On a
+    SQLite file, the process's write transactions take turns too, on a lock that wakes the next
+    writer as soon as the last one commits: SQLite's own wait for its write lock sleeps in steps
+    of up to 100 ms, which slowed a long run's lanes as their transactions grew.
     """
 
     def __init__(self, engine: Engine, one_connection: bool = False) -> None:
@@ -680,7 +683,9 @@ class Sessions:
         self._writes = sessionmaker(
             engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
         )
-        self._turns = threading.RLock() if one_connection else nullcontext()
+        self._turns: Any = threading.RLock() if one_connection else nullcontext()
+        sqlite_file = engine.dialect.name == "sqlite" and not one_connection
+        self._write_turns: Any = threading.RLock() if sqlite_file else nullcontext()
 
     @contextmanager
     def __call__(self) -> Iterator[Session]:
@@ -689,7 +694,7 @@ class Sessions:
 
     @contextmanager
     def begin(self) -> Iterator[Session]:
-        with self._turns, self._writes.begin() as session:
+        with self._turns, self._write_turns, self._writes.begin() as session:
             yield session
 
     @contextmanager
