@@ -446,24 +446,25 @@ def cpu_per_batch(folder: Path, target: int) -> tuple[float, float, int]:
     return (ended - begun) / batches, spent["model"] / batches, batches
 
 
-def batch_time_drift(folder: Path, target: int) -> tuple[float, float, int]:
-    """Seconds per batch over the first and the last 10% of a long scripted run's batches."""
+def batch_time_drift(folder: Path, target: int) -> tuple[float, float, int, float, float]:
+    """Seconds per batch over the first and the last 10% of a long scripted run's batches (and
+    the examples each of those batches got accepted)."""
     db = fresh_db(folder, "long")
     context = RunContext(backend="scripted", db_url=db, concurrency=4, batch_size=5)
     manifest, _ = spectrumgen_run(context, target)
     engine = create_engine(db)
     with engine.connect() as connection:
-        stamps = [
-            _seconds(row[0])
-            for row in connection.execute(
-                text("SELECT created_at FROM batches WHERE run_id = :r ORDER BY created_at"),
-                {"r": manifest["run_id"]},
-            )
-        ]
+        rows = connection.execute(
+            text("SELECT created_at, accepted FROM batches WHERE run_id = :r ORDER BY created_at"),
+            {"r": manifest["run_id"]},
+        ).all()
+    stamps = [_seconds(row[0]) for row in rows]
     tenth = max(2, len(stamps) // 10)
     first = (stamps[tenth - 1] - stamps[0]) / (tenth - 1)
     last = (stamps[-1] - stamps[-tenth]) / (tenth - 1)
-    return first, last, len(stamps)
+    kept_first = sum(row[1] for row in rows[:tenth]) / tenth
+    kept_last = sum(row[1] for row in rows[-tenth:]) / tenth
+    return first, last, len(stamps), kept_first, kept_last
 
 
 def _seconds(stamp: Any) -> float:
@@ -537,7 +538,7 @@ def section_g(folder: Path, quick: bool, postgres: bool, planned_ms: float) -> l
         ("concurrency 1, 0.2 s per call (warm backend)", "g1", 0.2, 1, 250),
     ):
         busy, overall, calls, phase = share_of_ideal(
-            folder, name, delay, concurrency, concurrency, target // 2 if quick else target
+            folder, name, delay, concurrency, concurrency, target
         )
         row(
             label,
@@ -571,11 +572,14 @@ def section_g(folder: Path, quick: bool, postgres: bool, planned_ms: float) -> l
             ">= 3.6x",
             generation >= 3.6,
         )
-    first, last, batches = batch_time_drift(folder, 2_000 if quick else 20_000)
+    first, last, batches, kept_first, kept_last = batch_time_drift(
+        folder, 2_000 if quick else 20_000
+    )
     row(
         f"time per batch, last 10% vs first 10% of a {'2,000' if quick else '20,000'}-example "
         "scripted run",
-        f"{last / first:.2f}x ({first * 1000:.1f} ms vs {last * 1000:.1f} ms, {batches} batches)",
+        f"{last / first:.2f}x ({first * 1000:.1f} ms vs {last * 1000:.1f} ms, {batches} batches; "
+        f"{kept_first:.2f} vs {kept_last:.2f} examples accepted per batch)",
         "<= 1.2x",
         last / first <= 1.2,
     )
