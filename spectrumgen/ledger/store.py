@@ -392,11 +392,8 @@ class Ledger:
                 rejections = [_rejection_row(run_id, o) for o in outcomes if not o.accepted]
                 rejected = 0
                 if rejections:
-                    table = Rejection.__table__
-                    statement = _dialect_insert(session, table).on_conflict_do_nothing()
-                    rejected = len(
-                        session.scalars(statement.returning(table.c.id), rejections).all()
-                    )
+                    statement = _statement(session, "insert_rejections")
+                    rejected = len(session.scalars(statement, rejections).all())
                 _add_to_totals(session, run_id, batches, len(inserted), rejected)
             return inserted
         except IntegrityError:
@@ -441,9 +438,7 @@ class Ledger:
             values = record.model_dump()
             values["spec_name"] = values.pop("spec")
             rows.append(values | {"batch_id": batch_id, "created_at": utc_now()})
-        table = Example.__table__
-        statement = _dialect_insert(session, table).on_conflict_do_nothing()
-        new_ids = set(session.scalars(statement.returning(table.c.id), rows))
+        new_ids = set(session.scalars(_statement(session, "insert_examples"), rows))
         return [r for r in records if r.id in new_ids]
 
     def _count_run_cells(self, session: Session, run_id: str, records: list[ExampleRecord]) -> None:
@@ -451,26 +446,7 @@ class Ledger:
         rows = _run_cell_rows(run_id, records)
         if not rows:
             return
-        table = RunCell.__table__
-        statement = _dialect_insert(session, table)
-        new = statement.excluded
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["run_id", *AXIS_NAMES],
-                set_={
-                    "accepted": table.c.accepted + new.accepted,
-                    "min_score": case(
-                        (new.min_score < table.c.min_score, new.min_score),
-                        else_=table.c.min_score,
-                    ),
-                    "max_score": case(
-                        (new.max_score > table.c.max_score, new.max_score),
-                        else_=table.c.max_score,
-                    ),
-                },
-            ),
-            rows,
-        )
+        session.execute(_statement(session, "count_run_cells"), rows)
 
     def _count_coverage(
         self, session: Session, spec_name: str, records: list[ExampleRecord]
@@ -482,21 +458,8 @@ class Ledger:
         if not cells:
             return
         now = utc_now()
-        table = ParameterCoverage.__table__
-        statement = _dialect_insert(session, table)
         session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[
-                    "spec_name",
-                    "capacity_level",
-                    "authenticity_target",
-                    "complexity_type",
-                ],
-                set_={
-                    "generated_count": table.c.generated_count + statement.excluded.generated_count,
-                    "last_generated": now,
-                },
-            ),
+            _statement(session, "count_coverage"),
             [
                 {
                     "spec_name": spec_name,
@@ -541,15 +504,6 @@ def _run_cell_rows(run_id: str, records: list[ExampleRecord]) -> list[dict[str, 
         }
         for (capacity, authenticity, complexity), scores in cells.items()
     ]
-
-
-def _dialect_insert(session: Session, table: Any) -> Any:
-    name = session.get_bind().dialect.name
-    if name == "sqlite":
-        return sqlite.insert(table)
-    if name == "postgresql":
-        return postgresql.insert(table)
-    raise BadInputError(f"ledger dialect {name!r} is not supported; use SQLite or PostgreSQL")
 
 
 SURPLUS_REASON = "quota already met by another batch of the run (recorded meanwhile)"
@@ -651,18 +605,72 @@ def _add_to_totals(
         "accepted": accepted,
         "rejected": rejected,
     }
-    table = RunTotals.__table__
-    statement = _dialect_insert(session, table)
-    totals = {name: table.c[name] + statement.excluded[name] for name in added}
-    totals["tokens_estimated"] = case(
-        (statement.excluded.tokens_estimated > table.c.tokens_estimated, 1),
-        else_=table.c.tokens_estimated,
-    )
-    session.execute(
-        statement.values(run_id=run_id, **added).on_conflict_do_update(
-            index_elements=["run_id"], set_=totals
+    session.execute(_statement(session, "add_to_totals"), [{"run_id": run_id, **added}])
+
+
+def _statement(session: Session, name: str) -> Any:
+    """One of the batch's write statements, built once per dialect (building an upsert's
+    `excluded` columns anew for every batch cost more than running it)."""
+    return _statements(session.get_bind().dialect.name)[name]
+
+
+@lru_cache(maxsize=4)
+def _statements(dialect: str) -> dict[str, Any]:
+    def insert(table: Any) -> Any:
+        if dialect == "sqlite":
+            return sqlite.insert(table)
+        if dialect == "postgresql":
+            return postgresql.insert(table)
+        raise BadInputError(
+            f"ledger dialect {dialect!r} is not supported; use SQLite or PostgreSQL"
         )
-    )
+
+    examples, rejections = Example.__table__, Rejection.__table__
+    cells, coverage, totals = RunCell.__table__, ParameterCoverage.__table__, RunTotals.__table__
+    new_cells, new_coverage, new_totals = insert(cells), insert(coverage), insert(totals)
+    added = [c.name for c in totals.columns if c.name not in ("run_id", "tokens_estimated")]
+    return {
+        "insert_examples": insert(examples).on_conflict_do_nothing().returning(examples.c.id),
+        "insert_rejections": insert(rejections).on_conflict_do_nothing().returning(rejections.c.id),
+        "count_run_cells": new_cells.on_conflict_do_update(
+            index_elements=["run_id", *AXIS_NAMES],
+            set_={
+                "accepted": cells.c.accepted + new_cells.excluded.accepted,
+                "min_score": case(
+                    (
+                        new_cells.excluded.min_score < cells.c.min_score,
+                        new_cells.excluded.min_score,
+                    ),
+                    else_=cells.c.min_score,
+                ),
+                "max_score": case(
+                    (
+                        new_cells.excluded.max_score > cells.c.max_score,
+                        new_cells.excluded.max_score,
+                    ),
+                    else_=cells.c.max_score,
+                ),
+            },
+        ),
+        "count_coverage": new_coverage.on_conflict_do_update(
+            index_elements=["spec_name", *AXIS_NAMES],
+            set_={
+                "generated_count": coverage.c.generated_count
+                + new_coverage.excluded.generated_count,
+                "last_generated": new_coverage.excluded.last_generated,
+            },
+        ),
+        "add_to_totals": new_totals.on_conflict_do_update(
+            index_elements=["run_id"],
+            set_={
+                **{name: totals.c[name] + new_totals.excluded[name] for name in added},
+                "tokens_estimated": case(
+                    (new_totals.excluded.tokens_estimated > totals.c.tokens_estimated, 1),
+                    else_=totals.c.tokens_estimated,
+                ),
+            },
+        ),
+    }
 
 
 class Sessions:

@@ -228,11 +228,12 @@ def choose_cells(
             if size > max(SCAN_CELLS, 4 * (len(coverage) + len(picked))):
                 key = _best_uncovered(need, open_buckets, covered, rng)
             if key is None:
+                first, second, third = (need[axis] for axis in AXIS_NAMES)
                 key = min(
                     itertools.product(*open_buckets),
                     key=lambda k: (  # least covered, then the buckets that need most, then chance
                         covered(k),
-                        -_product(need, k),
+                        -first[k[0]] * second[k[1]] * third[k[2]],
                         rng.random(),
                     ),
                 )
@@ -249,10 +250,6 @@ SCAN_CELLS = 2_048
 # Uncovered cells of the best product gathered before one is drawn among them (the axes'
 # equal needs are already in seeded random order, so a few suffice).
 TIE_SAMPLE = 8
-
-
-def _product(need: Mapping[str, Mapping[str, int]], key: Sequence[str]) -> int:
-    return math.prod(need[axis][bucket] for axis, bucket in zip(AXIS_NAMES, key, strict=True))
 
 
 def _best_uncovered(
