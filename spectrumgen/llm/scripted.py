@@ -321,6 +321,34 @@ ASIDES = [
     "I've had a calm few days",
 ]
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "the weekend"]
+# A sentence between the offer and the closer: with it the scripted model's replies do not run
+# out before a 20,000-example run does (without it most items past 15,000 were near-duplicates).
+DETAILS = [
+    "Tell me which part scares you most.",
+    "Bring the letter and we'll read it together.",
+    "Write down what you need first.",
+    "Don't apologise for asking.",
+    "Eat something before you call them.",
+    "Send me the address when you have it.",
+    "Start with the smallest thing on the list.",
+    "We can talk it through on the walk.",
+    "Keep the receipts, just in case.",
+    "Ring your brother as well, he'd want to know.",
+    "Take the spare key from under the pot.",
+    "Text me when you get home.",
+    "Leave the forms for now.",
+    "Ask the nurse to write it down for you.",
+    "Put the kettle on, I'm on my way.",
+    "Sleep first if you can.",
+    "Make a list and we'll split it.",
+    "Say no to the extra shift this once.",
+    "Let the voicemail take the rest.",
+    "You don't have to decide tonight.",
+    "Save me a seat at the back.",
+    "Check the timetable for the late bus.",
+    "Give yourself the evening off.",
+    "Forward me the email and I'll look.",
+]
 CLOSERS = {
     "failed": ["Anyway, you'll be fine.", "I have to go.", "Let's not make a big deal of it."],
     "struggling": [
@@ -375,7 +403,8 @@ def write_example(scenario: dict[str, Any], rng: random.Random) -> dict[str, Any
     opener = rng.choice(OPENERS.get(complexity, OPENERS["baseline"]))
     closer = rng.choice(CLOSERS.get(target, CLOSERS["authentic"]))
     aside = rng.choice(ASIDES)
-    response = f"{opener} {aside.capitalize()}, but {offer}, {name}. {closer}"
+    detail = rng.choice(DETAILS)
+    response = f"{opener} {aside.capitalize()}, but {offer}, {name}. {detail} {closer}"
     gap = round(needed - provided, 1)
     feeling = FEELINGS.get(str(scenario.get("capacity")), "steady enough")
     reasoning = (
