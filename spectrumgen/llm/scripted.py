@@ -30,7 +30,11 @@ TEXT_FAULT_KINDS = ("repeated_words", "copied_reasoning", "off_topic_context")
 OFF_TOPIC_CONTEXT = (
     "Sociobiology is the study of the biological basis of social behaviour across species."
 )
-CANNED_RESPONSE = "I hear you and I am always here for you, whatever you need from me."
+# What a "duplicate" fault repeats when it strikes a batch's first item: an overpromise, closed
+# the way the scripted writer closes a failed reply (so the scripted judge can place it).
+CANNED_RESPONSE = (
+    "I hear you and I am always here for you, whatever you need from me. Anyway, you'll be fine."
+)
 
 
 class ScriptedCallError(RuntimeError):
