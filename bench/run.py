@@ -534,7 +534,9 @@ def section_g(folder: Path, quick: bool, postgres: bool, planned_ms: float) -> l
         rows.append((measure, value, goal, verdict, "", ""))
 
     for label, name, delay, concurrency, target in (
-        ("concurrency 8, server serving 8 at once, 1 s per call", "g8", 1.0, 8, 320),
+        # 16 rounds of 8 calls: a run's last round (repairs of its last failures, which can
+        # only be asked once those fail) is one call's time whatever the lanes do
+        ("concurrency 8, server serving 8 at once, 1 s per call", "g8", 1.0, 8, 640),
         ("concurrency 1, 0.2 s per call (warm backend)", "g1", 0.2, 1, 250),
     ):
         busy, overall, calls, phase = share_of_ideal(
