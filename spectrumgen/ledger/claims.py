@@ -11,7 +11,6 @@ the workers reach exactly the target.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any
 
@@ -33,7 +32,7 @@ def live_claims(
     ledger: Ledger, run_id: str, session: Session | None = None
 ) -> list[dict[str, Any]]:
     """Every unexpired claim of the run, as quota rows (the three axes, and who holds it)."""
-    with nullcontext(session) if session is not None else ledger.sessions() as session:
+    with ledger.sessions.reusing(session) as session:
         rows = session.execute(
             select(
                 Claim.capacity_level,

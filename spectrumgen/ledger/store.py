@@ -10,7 +10,7 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -167,7 +167,7 @@ class Ledger:
 
     def coverage_counts(self, spec_name: str, session: Session | None = None) -> dict[CellKey, int]:
         """Accepted examples per cell of a spec, across all runs (in `session` when given)."""
-        with nullcontext(session) if session is not None else self.sessions() as session:
+        with self.sessions.reusing(session) as session:
             rows = session.execute(
                 select(
                     ParameterCoverage.capacity_level,
@@ -198,7 +198,7 @@ class Ledger:
         `count`, and the lowest and highest authenticity score (`quotas.evaluate` takes them).
         Read from `run_cells`, kept as batches are recorded: its cost follows the cells, not the
         examples (in `session` when given)."""
-        with nullcontext(session) if session is not None else self.sessions() as session:
+        with self.sessions.reusing(session) as session:
             rows = session.execute(
                 select(
                     RunCell.capacity_level,
@@ -223,7 +223,7 @@ class Ledger:
         )
         if since is not None:
             query = query.where(Example.created_at >= since)
-        with nullcontext(session) if session is not None else self.sessions() as session:
+        with self.sessions.reusing(session) as session:
             rows = session.execute(query).all()
         newest = max((row[2] for row in rows), default=since)
         return {scenario_id: response for scenario_id, response, _ in rows}, newest
@@ -231,7 +231,7 @@ class Ledger:
     def run_stats(self, run_id: str, session: Session | None = None) -> RunStats:
         """Totals of the run: one row of `run_totals`, kept as its batches are recorded (in
         `session` when given)."""
-        with nullcontext(session) if session is not None else self.sessions() as session:
+        with self.sessions.reusing(session) as session:
             row = session.get(RunTotals, run_id)
         if row is None:
             return RunStats(0, 0, 0, 0, 0, 0, 0, False, 0.0)
@@ -699,6 +699,11 @@ class Sessions:
     def __call__(self) -> Iterator[Session]:
         with self._turns, self._reads() as session:
             yield session
+
+    def reusing(self, session: Session | None) -> AbstractContextManager[Session]:
+        """`session` itself when a caller has one open (reads that must see one snapshot),
+        else a new read session."""
+        return nullcontext(session) if session is not None else self()
 
     @contextmanager
     def begin(self) -> Iterator[Session]:
