@@ -71,17 +71,20 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
                 accepted = ledger.accepted_cells(run_id, view)
                 claims = live_claims(ledger, run_id, view)
                 coverage = ledger.coverage_counts(spec.name, view)
-                stats = ledger.run_stats(run_id, view)
             accepted_count = sum(int(cell["count"]) for cell in accepted)
-            tokens_used = stats.prompt_tokens + stats.completion_tokens
             calls_per_batch = context.calls_per_batch(judged=parts.routes.judge is not None)
-            budget_now = call_budget(context, target, calls_per_batch, stats)
-            budget = budget_now.calls
-            # The calls this lane may make: what the budget has left once the other lanes' batches
-            # on their way are counted (taken in one step, so two lanes never spend one call).
             models = len({parts.routes.model_for(c) for c in spec.bucket_names("complexity_type")})
             wanted = context.batches_per_lane() * min(models, context.batch_size) * calls_per_batch
-            calls = shared.take_calls(lane, wanted, budget - stats.llm_calls)
+            # The calls this lane may make: what the budget has left once the other lanes' batches
+            # on their way are counted (taken in one step, so two lanes never spend one call).
+            # The ledger's count is read under the lock a recording lane releases its calls with,
+            # after its commit: a call is always in the count or in a reservation, never in neither.
+            with shared.changed:
+                stats = ledger.run_stats(run_id)
+                budget_now = call_budget(context, target, calls_per_batch, stats)
+                calls = shared.take_calls(lane, wanted, budget_now.calls - stats.llm_calls)
+            budget = budget_now.calls
+            tokens_used = stats.prompt_tokens + stats.completion_tokens
             repair_queue = [Scenario.model_validate(s) for s in state.get("repair_queue", [])]
             repairing = {s.scenario_id for s in repair_queue}
             remaining = target - accepted_count
