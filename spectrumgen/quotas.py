@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from pydantic import BaseModel, computed_field
 
@@ -103,45 +104,71 @@ def _count(row: Mapping[str, object]) -> int:
     return int(str(row.get("count", 1)))
 
 
+@dataclass(frozen=True)
+class Standing:
+    """What a run has accepted, as its quotas and thresholds see it: the count in every bucket
+    of every axis (zeros included), the total, and the lowest and highest authenticity score.
+    The ledger reads it summed per bucket (`Ledger.standing`), so its cost follows the buckets,
+    not the cells or the examples."""
+
+    counts: dict[str, dict[str, int]]
+    accepted: int
+    low: float | None = None
+    high: float | None = None
+
+    @classmethod
+    def of_rows(cls, spec: Spec, rows: Sequence[Mapping[str, object]]) -> Standing:
+        """From example rows (the axes and `authenticity_score`) or cell rows (the axes,
+        `count`, `min_score` and `max_score`)."""
+        lows = [float(str(row.get("min_score", row.get("authenticity_score")))) for row in rows]
+        highs = [float(str(row.get("max_score", row.get("authenticity_score")))) for row in rows]
+        return cls(
+            counts=bucket_counts(spec, rows),
+            accepted=sum(_count(row) for row in rows),
+            low=min(lows, default=None),
+            high=max(highs, default=None),
+        )
+
+
 def evaluate(
     spec: Spec,
     target: int,
-    rows: Sequence[Mapping[str, object]],
+    accepted: Standing | Sequence[Mapping[str, object]],
 ) -> QuotaReport:
-    """Check accepted example rows (dicts with the three axes and `authenticity_score`), or
-    accepted cells (the axes, `count`, `min_score` and `max_score`)."""
+    """Check what a run accepted: its `Standing`, or its example or cell rows (see
+    `Standing.of_rows`)."""
+    standing = accepted if isinstance(accepted, Standing) else Standing.of_rows(spec, accepted)
     required = allocate(spec, target)
-    actual = bucket_counts(spec, rows)
+    actual = standing.counts
     shortfalls = [
-        f"{axis}={bucket}: {actual[axis][bucket]}/{count}"
+        f"{axis}={bucket}: {actual[axis].get(bucket, 0)}/{count}"
         for axis in AXIS_NAMES
         for bucket, count in required[axis].items()
-        if actual[axis][bucket] < count
+        if actual[axis].get(bucket, 0) < count
     ]
-    shortfalls += _threshold_shortfalls(spec, target, required, actual, rows)
-    accepted = sum(_count(row) for row in rows)
+    shortfalls += _threshold_shortfalls(spec, target, required, standing)
     return QuotaReport(
-        target=target, accepted=accepted, required=required, actual=actual, shortfalls=shortfalls
+        target=target,
+        accepted=standing.accepted,
+        required=required,
+        actual=actual,
+        shortfalls=shortfalls,
     )
 
 
 def _threshold_shortfalls(
-    spec: Spec,
-    target: int,
-    required: dict[str, dict[str, int]],
-    actual: dict[str, dict[str, int]],
-    rows: Sequence[Mapping[str, object]],
+    spec: Spec, target: int, required: dict[str, dict[str, int]], standing: Standing
 ) -> list[str]:
     thresholds = spec.quality_thresholds
+    actual, accepted = standing.counts, standing.accepted
     found: list[str] = []
     for bucket, minimum in thresholds.min_examples.items():
         axis = spec.axis_of(bucket)
         needed = min(minimum, required[axis][bucket])
-        if actual[axis][bucket] < needed:
-            found.append(f"min_examples.{bucket}: {actual[axis][bucket]} < {needed}")
-    accepted = sum(_count(row) for row in rows)
+        if actual[axis].get(bucket, 0) < needed:
+            found.append(f"min_examples.{bucket}: {actual[axis].get(bucket, 0)} < {needed}")
     for bucket, share in thresholds.max_share.items():
-        count = actual[spec.axis_of(bucket)][bucket]
+        count = actual[spec.axis_of(bucket)].get(bucket, 0)
         if accepted and count > math.floor(share * max(accepted, target) + 1e-9):
             found.append(f"max_share.{bucket}: {count}/{accepted} is above {share:.0%}")
     present = sum(1 for count in actual["complexity_type"].values() if count)
@@ -150,9 +177,8 @@ def _threshold_shortfalls(
     if present < wanted_types:
         found.append(f"min_complexity_types: {present} < {wanted_types}")
     wanted_spread = min(thresholds.min_authenticity_spread, _reachable_spread(spec, required))
-    lows = [float(str(row.get("min_score", row.get("authenticity_score")))) for row in rows]
-    highs = [float(str(row.get("max_score", row.get("authenticity_score")))) for row in rows]
-    spread = max(highs) - min(lows) if rows else 0.0
+    low, high = standing.low, standing.high
+    spread = high - low if low is not None and high is not None else 0.0
     if spread + 1e-9 < wanted_spread:
         found.append(f"min_authenticity_spread: {spread:.2f} < {wanted_spread:.2f}")
     return found

@@ -10,14 +10,20 @@ the workers reach exactly the target.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from spectrumgen.ledger.store import Ledger, accepted_per_cell
+from spectrumgen.ledger.store import (
+    ACCEPTED_PER_BUCKET,
+    CLAIMED_PER_BUCKET,
+    Ledger,
+    per_bucket,
+)
 from spectrumgen.ledger.tables import Claim, Run, utc_now
 from spectrumgen.schemas.scenario import Cell
 from spectrumgen.schemas.spec import AXIS_NAMES
@@ -28,20 +34,40 @@ def scenario_id(number: int) -> str:
     return f"s{number:05d}"
 
 
+# The statements of claiming, built once: a lane claims before every batch, and building a
+# statement (and, for the ORM, loading and flushing objects) cost more than SQLite running it.
+_LIVE = select(
+    Claim.capacity_level,
+    Claim.authenticity_target,
+    Claim.complexity_type,
+    Claim.scenario_id,
+    Claim.worker,
+).where(Claim.run_id == bindparam("run"), Claim.expires_at > bindparam("now"))
+_DROP_OTHERS = delete(Claim).where(
+    Claim.run_id == bindparam("run"),
+    Claim.worker == bindparam("holder"),
+    Claim.scenario_id.not_in(bindparam("keep", expanding=True)),
+)
+_RENEW = (
+    update(Claim)
+    .where(Claim.run_id == bindparam("run"), Claim.worker == bindparam("holder"))
+    .values(expires_at=bindparam("expires"))
+)
+_NEXT_NUMBER = (  # locks the run's row on PostgreSQL; SQLite's writers already take turns
+    select(Run.next_scenario_seq).where(Run.run_id == bindparam("run")).with_for_update()
+)
+_TAKE_NUMBERS = (
+    update(Run).where(Run.run_id == bindparam("run")).values(next_scenario_seq=bindparam("next"))
+)
+_INSERT = insert(Claim)
+
+
 def live_claims(
     ledger: Ledger, run_id: str, session: Session | None = None
 ) -> list[dict[str, Any]]:
     """Every unexpired claim of the run, as quota rows (the three axes, and who holds it)."""
     with ledger.sessions.reusing(session) as session:
-        rows = session.execute(
-            select(
-                Claim.capacity_level,
-                Claim.authenticity_target,
-                Claim.complexity_type,
-                Claim.scenario_id,
-                Claim.worker,
-            ).where(Claim.run_id == run_id, Claim.expires_at > utc_now())
-        )
+        rows = session.connection().execute(_LIVE, {"run": run_id, "now": utc_now()})
         return [dict(zip((*AXIS_NAMES, "scenario_id", "worker"), r, strict=True)) for r in rows]
 
 
@@ -50,25 +76,15 @@ def keep_only(
 ) -> None:
     """Renew the worker's claims on `keep` and drop its others (work its past self lost)."""
     with ledger.sessions.begin() as session:
-        _keep_only(session, run_id, worker, keep, lease_seconds)
+        _keep_only(session.connection(), run_id, worker, keep, lease_seconds)
 
 
 def _keep_only(
-    session: Session, run_id: str, worker: str, keep: Iterable[str], lease_seconds: int
+    db: Connection, run_id: str, worker: str, keep: Iterable[str], lease_seconds: int
 ) -> None:
-    kept = set(keep)
-    mine = session.scalars(
-        select(Claim.scenario_id).where(Claim.run_id == run_id, Claim.worker == worker)
-    ).all()
-    lost = [s for s in mine if s not in kept]
-    if lost:
-        session.execute(delete(Claim).where(Claim.run_id == run_id, Claim.scenario_id.in_(lost)))
-    if len(lost) < len(mine):
-        session.execute(
-            update(Claim)
-            .where(Claim.run_id == run_id, Claim.worker == worker)
-            .values(expires_at=utc_now() + timedelta(seconds=lease_seconds))
-        )
+    kept = {"run": run_id, "holder": worker}
+    db.execute(_DROP_OTHERS, {**kept, "keep": list(keep)})
+    db.execute(_RENEW, {**kept, "expires": utc_now() + timedelta(seconds=lease_seconds)})
 
 
 def claim_cells(
@@ -87,32 +103,17 @@ def claim_cells(
     With `keep`, the worker's claims on those scenarios are renewed and its others dropped
     first (`keep_only`), in the same transaction."""
     with ledger.sessions.begin() as session:
+        db = session.connection()
         if keep is not None:
-            _keep_only(session, run_id, worker, keep, lease_seconds)
+            _keep_only(db, run_id, worker, keep, lease_seconds)
         if not cells:
             return []
-        run = session.execute(
-            select(Run).where(Run.run_id == run_id).with_for_update()
-        ).scalar_one()
+        first = db.execute(_NEXT_NUMBER, {"run": run_id}).scalar_one()
         now = utc_now()
-        taken = [
-            *session.execute(accepted_per_cell(run_id)),
-            *session.execute(
-                select(
-                    Claim.capacity_level,
-                    Claim.authenticity_target,
-                    Claim.complexity_type,
-                    func.count(),
-                )
-                .where(Claim.run_id == run_id, Claim.expires_at > now)
-                .group_by(Claim.capacity_level, Claim.authenticity_target, Claim.complexity_type)
-            ),
-        ]
-        counts = {axis: dict.fromkeys(quota[axis], 0) for axis in AXIS_NAMES}
-        for *cell, count in taken:
-            for axis, bucket in zip(AXIS_NAMES, cell, strict=True):
-                counts[axis][bucket] = counts[axis].get(bucket, 0) + count
-        total, granted = sum(count for *_, count in taken), []
+        accepted, total = per_bucket(db.execute(ACCEPTED_PER_BUCKET, {"run": run_id}))
+        claimed, in_flight = per_bucket(db.execute(CLAIMED_PER_BUCKET, {"run": run_id, "now": now}))
+        counts = {axis: Counter(accepted[axis]) + Counter(claimed[axis]) for axis in AXIS_NAMES}
+        total, granted = total + in_flight, []
         for cell in cells:
             if total >= target:
                 break
@@ -122,19 +123,21 @@ def claim_cells(
                     counts[axis][b] += 1
                 total += 1
                 granted.append(cell)
-        first = run.next_scenario_seq
-        run.next_scenario_seq = first + len(granted)
+        if not granted:
+            return []
+        db.execute(_TAKE_NUMBERS, {"run": run_id, "next": first + len(granted)})
         expires = now + timedelta(seconds=lease_seconds)
-        session.add_all(
-            Claim(
-                run_id=run_id,
-                scenario_id=scenario_id(first + i),
-                worker=worker,
-                capacity_level=cell.capacity_level,
-                authenticity_target=cell.authenticity_target,
-                complexity_type=cell.complexity_type,
-                expires_at=expires,
-            )
-            for i, cell in enumerate(granted)
+        db.execute(
+            _INSERT,
+            [
+                {
+                    "run_id": run_id,
+                    "scenario_id": scenario_id(first + i),
+                    "worker": worker,
+                    **cell.model_dump(),
+                    "expires_at": expires,
+                }
+                for i, cell in enumerate(granted)
+            ],
         )
         return [(cell, first + i) for i, cell in enumerate(granted)]

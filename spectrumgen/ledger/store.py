@@ -18,14 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    CompoundSelect,
     Engine,
-    Select,
+    bindparam,
     case,
     create_engine,
     delete,
     event,
+    func,
     inspect,
+    literal,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -59,6 +63,7 @@ from spectrumgen.ledger.tables import (
     utc_now,
 )
 from spectrumgen.ledger.versions import prepare_schema
+from spectrumgen.quotas import Standing
 from spectrumgen.schemas.batch import JudgeCall, Outcome, RawReply, RejectedRecord
 from spectrumgen.schemas.example import ExampleRecord
 from spectrumgen.schemas.spec import AXIS_NAMES, Spec
@@ -193,24 +198,20 @@ class Ledger:
                 dict(zip((*AXIS_NAMES, "authenticity_score"), row, strict=True)) for row in rows
             ]
 
-    def accepted_cells(self, run_id: str, session: Session | None = None) -> list[dict[str, Any]]:
-        """The run's accepted examples counted per cell, one row per cell: the three axes,
-        `count`, and the lowest and highest authenticity score (`quotas.evaluate` takes them).
-        Read from `run_cells`, kept as batches are recorded: its cost follows the cells, not the
-        examples (in `session` when given)."""
+    def standing(self, spec: Spec, run_id: str, session: Session | None = None) -> Standing:
+        """What the run has accepted, per bucket of each axis, with its lowest and highest
+        authenticity score (in `session` when given). Summed in the database from `run_cells`,
+        kept as batches are recorded: a few rows per axis come back, however many cells."""
         with self.sessions.reusing(session) as session:
-            rows = session.execute(
-                select(
-                    RunCell.capacity_level,
-                    RunCell.authenticity_target,
-                    RunCell.complexity_type,
-                    RunCell.accepted,
-                    RunCell.min_score,
-                    RunCell.max_score,
-                ).where(RunCell.run_id == run_id)
-            )
-            names = (*AXIS_NAMES, "count", "min_score", "max_score")
-            return [dict(zip(names, row, strict=True)) for row in rows]
+            rows = session.connection().execute(ACCEPTED_PER_BUCKET, {"run": run_id}).all()
+        counts, accepted = per_bucket(rows, spec)
+        first = [row for row in rows if row[0] == AXIS_NAMES[0]]
+        return Standing(
+            counts=counts,
+            accepted=accepted,
+            low=min((row[3] for row in first), default=None),
+            high=max((row[4] for row in first), default=None),
+        )
 
     def accepted_responses(
         self, run_id: str, since: datetime | None = None, session: Session | None = None
@@ -409,20 +410,16 @@ class Ledger:
         target: int,
     ) -> tuple[list[ExampleRecord], set[str]]:
         """Split records into those the run still needs and the surplus (by scenario id)."""
-        counts: dict[str, Counter[str]] = {axis: Counter() for axis in AXIS_NAMES}
-        total = 0
-        for *cell, count in session.execute(accepted_per_cell(run_id)):
-            total += int(count)
-            for axis, bucket in zip(AXIS_NAMES, cell, strict=True):
-                counts[axis][bucket] += count
+        rows = session.connection().execute(ACCEPTED_PER_BUCKET, {"run": run_id})
+        counts, total = per_bucket(rows)
         kept, surplus = [], set()
         for record in records:
             buckets = [(axis, getattr(record, axis)) for axis in AXIS_NAMES]
-            if total < target and all(counts[a][b] < quota[a].get(b, 0) for a, b in buckets):
+            if total < target and all(counts[a].get(b, 0) < quota[a].get(b, 0) for a, b in buckets):
                 kept.append(record)
                 total += 1
                 for axis, bucket in buckets:
-                    counts[axis][bucket] += 1
+                    counts[axis][bucket] = counts[axis].get(bucket, 0) + 1
             else:
                 surplus.add(record.scenario_id)
         return kept, surplus
@@ -475,14 +472,43 @@ class Ledger:
         )
 
 
-def accepted_per_cell(run_id: str) -> Select[str, str, str, int]:
-    """The run's accepted examples counted per cell (from `run_cells`)."""
-    return select(
-        RunCell.capacity_level,
-        RunCell.authenticity_target,
-        RunCell.complexity_type,
-        RunCell.accepted,
-    ).where(RunCell.run_id == run_id)
+def _summed_per_bucket(table: Any, *columns: Any) -> CompoundSelect:
+    """One statement: `columns` summed per bucket of each axis over `table`'s rows of a run,
+    rows of (axis, bucket, *columns); parameter `run` (and `now`, for claims)."""
+    where = [table.c.run_id == bindparam("run")]
+    if "expires_at" in table.c:
+        where.append(table.c.expires_at > bindparam("now"))
+    return union_all(
+        *(
+            select(literal(axis), table.c[axis], *columns).where(*where).group_by(table.c[axis])
+            for axis in AXIS_NAMES
+        )
+    )
+
+
+# What a run has accepted and what its live claims hold, per bucket of each axis: the quotas
+# are per axis, so each read returns a few rows per axis, not a row per cell (built once).
+ACCEPTED_PER_BUCKET = _summed_per_bucket(
+    RunCell.__table__,
+    func.sum(RunCell.accepted),
+    func.min(RunCell.min_score),
+    func.max(RunCell.max_score),
+)
+CLAIMED_PER_BUCKET = _summed_per_bucket(Claim.__table__, func.count())
+
+
+def per_bucket(
+    rows: Iterable[Sequence[Any]], spec: Spec | None = None
+) -> tuple[dict[str, dict[str, int]], int]:
+    """Rows of (axis, bucket, count, ...) as counts per bucket of each axis (every bucket of
+    `spec` listed, zeros included, when given) and their total (each row is counted once per
+    axis, so the total is the first axis's)."""
+    counts: dict[str, dict[str, int]] = {
+        axis: dict.fromkeys(spec.bucket_names(axis), 0) if spec else {} for axis in AXIS_NAMES
+    }
+    for axis, bucket, count, *_ in rows:
+        counts[axis][bucket] = counts[axis].get(bucket, 0) + int(count)
+    return counts, sum(counts[AXIS_NAMES[0]].values())
 
 
 def _run_cell_rows(run_id: str, records: list[ExampleRecord]) -> list[dict[str, Any]]:

@@ -30,7 +30,7 @@ def finish(state: RunState, runtime: Runtime[Any]) -> dict[str, Any]:
     parts = node_parts(runtime, state)
     run_id, target = state["run_id"], int(state["target"])
     forget_run(parts.context.db_url, run_id)
-    report = evaluate(parts.spec, target, parts.ledger.accepted_cells(run_id))
+    report = evaluate(parts.spec, target, parts.ledger.standing(parts.spec, run_id))
     stats = parts.ledger.run_stats(run_id)
     # The budget as the lane that saw the most calls last computed it.
     last = max(state.get("ended") or [{}], key=lambda lane: int(lane.get("llm_calls") or 0))

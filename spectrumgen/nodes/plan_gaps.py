@@ -68,10 +68,10 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
             with (
                 ledger.sessions.snapshot() as view
             ):  # what is accepted, claimed and covered, at once
-                accepted = ledger.accepted_cells(run_id, view)
+                standing = ledger.standing(spec, run_id, view)
                 claims = live_claims(ledger, run_id, view)
                 coverage = ledger.coverage_counts(spec.name, view)
-            accepted_count = sum(int(cell["count"]) for cell in accepted)
+            accepted_count = standing.accepted
             calls_per_batch = context.calls_per_batch(judged=parts.routes.judge is not None)
             models = len({parts.routes.model_for(c) for c in spec.bucket_names("complexity_type")})
             wanted = context.batches_per_lane() * min(models, context.batch_size) * calls_per_batch
@@ -104,7 +104,7 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
                 c for c in claims if c["worker"] != worker or c["scenario_id"] in repairing
             ]
             quota = allocate(spec, target)
-            need = still_needed(quota, bucket_counts(spec, [*accepted, *claims]))
+            need = still_needed(quota, standing.counts, bucket_counts(spec, claims))
             new_count = max(0, min(slots - len(wave_repairs), remaining - len(claims)))
             wave = int(state.get("wave", 0)) + 1
             rng = random.Random(f"{context.seed}|{run_id}|plan|{lane}|{wave}")
@@ -187,11 +187,14 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
 
 
 def still_needed(
-    required: Mapping[str, Mapping[str, int]], taken: Mapping[str, Mapping[str, int]]
+    required: Mapping[str, Mapping[str, int]], *taken: Mapping[str, Mapping[str, int]]
 ) -> dict[str, dict[str, int]]:
-    """Quota per bucket minus what is already taken (accepted or in flight)."""
+    """Quota per bucket minus what is already taken (accepted, and in flight)."""
     return {
-        axis: {b: count - taken.get(axis, {}).get(b, 0) for b, count in buckets.items()}
+        axis: {
+            b: count - sum(counts.get(axis, {}).get(b, 0) for counts in taken)
+            for b, count in buckets.items()
+        }
         for axis, buckets in required.items()
     }
 

@@ -78,8 +78,8 @@ def record(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
 
     shared.recorded(int(state.get("lane", 0)))  # its calls are in the ledger now
     with ledger.sessions.snapshot() as view:  # the run's standing, in one read
-        cells, stats = ledger.accepted_cells(run_id, view), ledger.run_stats(run_id, view)
-    report = evaluate(spec, int(state["target"]), cells)
+        standing, stats = ledger.standing(spec, run_id, view), ledger.run_stats(run_id, view)
+    report = evaluate(spec, int(state["target"]), standing)
     calls, tokens = stats.llm_calls, stats.prompt_tokens + stats.completion_tokens
     parts.emit(
         {

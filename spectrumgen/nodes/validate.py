@@ -24,7 +24,7 @@ from spectrumgen.graph.state import GenerationState
 from spectrumgen.grounding import grounding_problems
 from spectrumgen.llm import backend_for
 from spectrumgen.nodes.common import node_parts
-from spectrumgen.quotas import allocate, bucket_counts
+from spectrumgen.quotas import Standing, allocate
 from spectrumgen.schemas.batch import Outcome
 from spectrumgen.schemas.example import TEXT_FIELDS, GeneratedItem
 from spectrumgen.schemas.scenario import Scenario
@@ -46,12 +46,12 @@ def validate(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     spec, ledger, run_id = parts.spec, parts.ledger, state["run_id"]
     quota = allocate(spec, int(state["target"]))
     shared = run_lanes(parts.context.db_url, run_id, parts.context.concurrency)
-    cells: list[dict[str, Any]] = []
+    standing: list[Standing] = []
 
     def load(since: datetime | None) -> tuple[dict[str, str], datetime | None]:
-        """What the run accepted since the last look, and its counts per cell, in one read."""
+        """What the run accepted since the last look, and its counts per bucket, in one read."""
         with ledger.sessions.snapshot() as view:
-            cells.extend(ledger.accepted_cells(run_id, view))
+            standing.append(ledger.standing(spec, run_id, view))
             return ledger.accepted_responses(run_id, since, view)
 
     outcomes = [Outcome.model_validate(o) for o in state.get("outcomes", [])]
@@ -84,7 +84,7 @@ def validate(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     # any lane or worker, or earlier in this batch); every bucket still under quota.
     cutoff = spec.example_rules.near_duplicate_similarity
     with shared.accepted_responses(load, cutoff) as responses:
-        filled = bucket_counts(spec, cells)
+        filled = standing[0].counts
         for outcome in outcomes:
             if not outcome.accepted or outcome.item is None:
                 continue
