@@ -61,15 +61,27 @@ def apportion(
 
 
 def allocate(spec: Spec, target: int) -> dict[str, dict[str, int]]:
-    """The count each bucket of each axis must reach for a run of `target` examples."""
-    caps = {
-        bucket: math.floor(share * target + 1e-9)
-        for bucket, share in spec.quality_thresholds.max_share.items()
-    }
-    return {
-        axis: apportion(target, spec.frequencies(axis), spec.floors(axis), caps)
-        for axis in AXIS_NAMES
-    }
+    """The count each bucket of each axis must reach for a run of `target` examples (worked out
+    once per spec and target: every node of every batch asks; a fresh copy each time)."""
+    key = (id(spec), target)
+    known = _ALLOCATED.get(key)
+    if known is None or known[0] is not spec:
+        caps = {
+            bucket: math.floor(share * target + 1e-9)
+            for bucket, share in spec.quality_thresholds.max_share.items()
+        }
+        required = {
+            axis: apportion(target, spec.frequencies(axis), spec.floors(axis), caps)
+            for axis in AXIS_NAMES
+        }
+        if len(_ALLOCATED) >= 64:
+            _ALLOCATED.clear()
+        _ALLOCATED[key] = known = (spec, required)
+    return {axis: dict(buckets) for axis, buckets in known[1].items()}
+
+
+# (id of the spec, target) -> (the spec itself, held so its id is not reused; its quotas).
+_ALLOCATED: dict[tuple[int, int], tuple[Spec, dict[str, dict[str, int]]]] = {}
 
 
 class QuotaReport(BaseModel):

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import (
     CompoundSelect,
+    Connection,
     Engine,
     bindparam,
     case,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    insert,
     inspect,
     literal,
     select,
@@ -233,7 +235,7 @@ class Ledger:
         """Totals of the run: one row of `run_totals`, kept as its batches are recorded (in
         `session` when given)."""
         with self.sessions.reusing(session) as session:
-            row = session.get(RunTotals, run_id)
+            row = session.connection().execute(_RUN_TOTALS, {"run": run_id}).first()
         if row is None:
             return RunStats(0, 0, 0, 0, 0, 0, 0, False, 0.0)
         return RunStats(
@@ -333,69 +335,74 @@ class Ledger:
         """
         try:
             with self.sessions.begin() as session:
+                db = session.connection()
                 if quota is not None and target is not None:  # one recorder at a time per run
-                    session.execute(select(Run).where(Run.run_id == run_id).with_for_update())
-                if session.get(Batch, (run_id, reply.batch_id)) is not None:
+                    db.execute(_LOCK_RUN, {"run": run_id})
+                if db.execute(_BATCH_EXISTS, {"run": run_id, "batch": reply.batch_id}).first():
                     return None
                 records = list(records)
                 if quota is not None and target is not None:
-                    records, surplus = self._still_needed(session, run_id, records, quota, target)
+                    records, surplus = self._still_needed(db, run_id, records, quota, target)
                     outcomes = [
                         _as_surplus(o) if o.scenario.scenario_id in surplus else o for o in outcomes
                     ]
                     release = {*release, *surplus}
-                accepted = [o for o in outcomes if o.accepted]
+                accepted = sum(1 for o in outcomes if o.accepted)
+                now = utc_now()
                 batches = [
-                    Batch(
-                        run_id=run_id,
-                        batch_id=reply.batch_id,
-                        wave=reply.wave,
-                        items_requested=len(reply.scenarios),
-                        repair_items=sum(1 for s in reply.scenarios if s.repairs_so_far > 0),
-                        accepted=len(accepted),
-                        rejected=len(outcomes) - len(accepted),
-                        prompt_tokens=reply.prompt_tokens,
-                        completion_tokens=reply.completion_tokens,
-                        tokens_estimated=reply.tokens_estimated,
-                        model=reply.model,
-                        backend=reply.backend,
-                        error=reply.error,
-                        seconds=reply.seconds,
-                        requests=reply.requests,
-                    )
+                    {
+                        "run_id": run_id,
+                        "batch_id": reply.batch_id,
+                        "wave": reply.wave,
+                        "items_requested": len(reply.scenarios),
+                        "repair_items": sum(1 for s in reply.scenarios if s.repairs_so_far > 0),
+                        "accepted": accepted,
+                        "rejected": len(outcomes) - accepted,
+                        "prompt_tokens": reply.prompt_tokens,
+                        "completion_tokens": reply.completion_tokens,
+                        "tokens_estimated": reply.tokens_estimated,
+                        "model": reply.model,
+                        "backend": reply.backend,
+                        "error": reply.error,
+                        "seconds": reply.seconds,
+                        "requests": reply.requests,
+                        "created_at": now,
+                    }
                 ]
                 if judge is not None:
                     batches.append(
-                        Batch(
-                            run_id=run_id,
-                            batch_id=reply.batch_id + JUDGE_SUFFIX,
-                            wave=reply.wave,
-                            items_requested=0,
-                            prompt_tokens=judge.prompt_tokens,
-                            completion_tokens=judge.completion_tokens,
-                            tokens_estimated=judge.tokens_estimated,
-                            model=judge.model,
-                            backend=judge.backend,
-                            error=judge.error,
-                            seconds=judge.seconds,
-                            requests=judge.requests,
-                        )
+                        {
+                            "run_id": run_id,
+                            "batch_id": reply.batch_id + JUDGE_SUFFIX,
+                            "wave": reply.wave,
+                            "items_requested": 0,
+                            "repair_items": 0,
+                            "accepted": 0,
+                            "rejected": 0,
+                            "prompt_tokens": judge.prompt_tokens,
+                            "completion_tokens": judge.completion_tokens,
+                            "tokens_estimated": judge.tokens_estimated,
+                            "model": judge.model,
+                            "backend": judge.backend,
+                            "error": judge.error,
+                            "seconds": judge.seconds,
+                            "requests": judge.requests,
+                            "created_at": now,
+                        }
                     )
-                session.add_all(batches)
-                inserted = self._insert_examples(session, records, reply.batch_id)
-                self._count_coverage(session, spec_name, inserted)
-                self._count_run_cells(session, run_id, inserted)
+                db.execute(_INSERT_BATCH, batches)
+                statements = _statements(db.dialect.name)
+                inserted = self._insert_examples(db, statements, records, reply.batch_id)
+                self._count_coverage(db, statements, spec_name, inserted)
+                self._count_run_cells(db, statements, run_id, inserted)
                 released = list(release)
                 if released:
-                    session.execute(
-                        delete(Claim).where(Claim.run_id == run_id, Claim.scenario_id.in_(released))
-                    )
+                    db.execute(_RELEASE_CLAIMS, {"run": run_id, "scenarios": released})
                 rejections = [_rejection_row(run_id, o) for o in outcomes if not o.accepted]
                 rejected = 0
                 if rejections:
-                    statement = _statement(session, "insert_rejections")
-                    rejected = len(session.scalars(statement, rejections).all())
-                _add_to_totals(session, run_id, batches, len(inserted), rejected)
+                    rejected = len(db.execute(statements["insert_rejections"], rejections).all())
+                _add_to_totals(db, statements, run_id, batches, len(inserted), rejected)
             return inserted
         except IntegrityError:
             # Another worker or an earlier replay recorded this batch first.
@@ -403,15 +410,14 @@ class Ledger:
 
     def _still_needed(
         self,
-        session: Session,
+        db: Connection,
         run_id: str,
         records: list[ExampleRecord],
         quota: Mapping[str, Mapping[str, int]],
         target: int,
     ) -> tuple[list[ExampleRecord], set[str]]:
         """Split records into those the run still needs and the surplus (by scenario id)."""
-        rows = session.connection().execute(ACCEPTED_PER_BUCKET, {"run": run_id})
-        counts, total = per_bucket(rows)
+        counts, total = per_bucket(db.execute(ACCEPTED_PER_BUCKET, {"run": run_id}))
         kept, surplus = [], set()
         for record in records:
             buckets = [(axis, getattr(record, axis)) for axis in AXIS_NAMES]
@@ -425,7 +431,7 @@ class Ledger:
         return kept, surplus
 
     def _insert_examples(
-        self, session: Session, records: list[ExampleRecord], batch_id: str
+        self, db: Connection, statements: Statements, records: list[ExampleRecord], batch_id: str
     ) -> list[ExampleRecord]:
         """Insert the batch's examples in one statement; returns those that were new."""
         if not records:
@@ -435,18 +441,20 @@ class Ledger:
             values = record.model_dump()
             values["spec_name"] = values.pop("spec")
             rows.append(values | {"batch_id": batch_id, "created_at": utc_now()})
-        new_ids = set(session.scalars(_statement(session, "insert_examples"), rows))
+        new_ids = set(db.scalars(statements["insert_examples"], rows))
         return [r for r in records if r.id in new_ids]
 
-    def _count_run_cells(self, session: Session, run_id: str, records: list[ExampleRecord]) -> None:
+    def _count_run_cells(
+        self, db: Connection, statements: Statements, run_id: str, records: list[ExampleRecord]
+    ) -> None:
         """Add the new examples to the run's per-cell counts and score range, one upsert."""
         rows = _run_cell_rows(run_id, records)
         if not rows:
             return
-        session.execute(_statement(session, "count_run_cells"), rows)
+        db.execute(statements["count_run_cells"], rows)
 
     def _count_coverage(
-        self, session: Session, spec_name: str, records: list[ExampleRecord]
+        self, db: Connection, statements: Statements, spec_name: str, records: list[ExampleRecord]
     ) -> None:
         """Add the new examples to their cells' counts, one upsert per cell."""
         cells = Counter(
@@ -455,8 +463,8 @@ class Ledger:
         if not cells:
             return
         now = utc_now()
-        session.execute(
-            _statement(session, "count_coverage"),
+        db.execute(
+            statements["count_coverage"],
             [
                 {
                     "spec_name": spec_name,
@@ -617,31 +625,53 @@ def _check_columns(engine: Engine, url: str) -> None:
 
 
 def _add_to_totals(
-    session: Session, run_id: str, batches: Sequence[Batch], accepted: int, rejected: int
+    db: Connection,
+    statements: Statements,
+    run_id: str,
+    batches: Sequence[Mapping[str, Any]],
+    accepted: int,
+    rejected: int,
 ) -> None:
     """Add a recorded batch (and its judge's call) to the run's totals, one upsert."""
     added = {
-        "requests": sum(b.requests for b in batches),
-        "items_requested": sum(b.items_requested for b in batches),
-        "repair_items": sum(b.repair_items or 0 for b in batches),
-        "prompt_tokens": sum(b.prompt_tokens for b in batches),
-        "completion_tokens": sum(b.completion_tokens for b in batches),
-        "tokens_estimated": int(any(b.tokens_estimated for b in batches)),
-        "llm_seconds": sum(b.seconds for b in batches),
-        "accepted": accepted,
-        "rejected": rejected,
+        name: sum(b[name] for b in batches)
+        for name in (
+            "requests",
+            "items_requested",
+            "repair_items",
+            "prompt_tokens",
+            "completion_tokens",
+            "seconds",
+        )
     }
-    session.execute(_statement(session, "add_to_totals"), [{"run_id": run_id, **added}])
+    added["llm_seconds"] = added.pop("seconds")
+    added["tokens_estimated"] = int(any(b["tokens_estimated"] for b in batches))
+    added |= {"accepted": accepted, "rejected": rejected}
+    db.execute(statements["add_to_totals"], [{"run_id": run_id, **added}])
 
 
-def _statement(session: Session, name: str) -> Any:
-    """One of the batch's write statements, built once per dialect (building an upsert's
-    `excluded` columns anew for every batch cost more than running it)."""
-    return _statements(session.get_bind().dialect.name)[name]
+# The statements of recording a batch and reading a run's totals, built once (building a
+# statement, or loading and flushing ORM objects, cost more than SQLite running it); bound
+# parameters are named apart from the columns an INSERT or UPDATE sets.
+_LOCK_RUN = select(Run.run_id).where(Run.run_id == bindparam("run")).with_for_update()
+_BATCH_EXISTS = select(Batch.batch_id).where(
+    Batch.run_id == bindparam("run"), Batch.batch_id == bindparam("batch")
+)
+_INSERT_BATCH = insert(Batch)
+_RELEASE_CLAIMS = delete(Claim).where(
+    Claim.run_id == bindparam("run"),
+    Claim.scenario_id.in_(bindparam("scenarios", expanding=True)),
+)
+_RUN_TOTALS = select(*RunTotals.__table__.c).where(RunTotals.run_id == bindparam("run"))
+
+# The dialect's upserts, by name (`_statements`).
+Statements = dict[str, Any]
 
 
 @lru_cache(maxsize=4)
-def _statements(dialect: str) -> dict[str, Any]:
+def _statements(dialect: str) -> Statements:
+    """The upserts and inserts that return ids, for one dialect (built once each)."""
+
     def insert(table: Any) -> Any:
         if dialect == "sqlite":
             return sqlite.insert(table)
