@@ -11,7 +11,6 @@ under quota.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +30,7 @@ from spectrumgen.schemas.scenario import Scenario
 from spectrumgen.schemas.spec import AXIS_NAMES, Spec
 from spectrumgen.text_gates import (
     copied_fields,
+    cue_pattern,
     field_problems,
     shared_run,
     similarity,
@@ -182,7 +182,7 @@ def is_placeholder(text: str, patterns: list[str]) -> bool:
     """True for empty text, one repeated character, or a spec placeholder pattern."""
     if not text or len(set(text.lower())) <= 2:
         return True
-    return any(re.search(p, text, re.IGNORECASE) for p in patterns)
+    return any(cue_pattern(p).search(text) for p in patterns)
 
 
 def near_duplicate(response: str, accepted: dict[str, str], spec: Spec) -> str | None:
