@@ -85,8 +85,9 @@ class NearDuplicates:
 
     @property
     def indexed(self) -> bool:
-        """True once the index is in use (the run holds `index_from` responses or more)."""
-        return self._index is not None
+        """True once the index is in use (the run holds `index_from` responses or more; it is
+        built at the first check after that, so a run that ends there never builds it)."""
+        return self._index is not None or len(self.texts) >= self.index_from
 
     def add(self, key: str, text: str) -> None:
         """Hold one more accepted response (replacing one under the same key)."""
@@ -108,8 +109,6 @@ class NearDuplicates:
                 if older in self.texts:
                     self._signed[older] = minhash(self.texts[older])
                     break
-        if len(self.texts) >= self.index_from:
-            self._build_index()
 
     def remove(self, key: str) -> None:
         """Forget a response (it did not make it into the ledger after all)."""
@@ -120,6 +119,8 @@ class NearDuplicates:
     def closest(self, text: str) -> tuple[str, float] | None:
         """The key and similarity of the most similar response held at or over the cut-off."""
         prepared = prepare(text)
+        if self._index is None and len(self.texts) >= self.index_from:
+            self._build_index()
         if self._index is None:
             candidates = self.texts
         else:

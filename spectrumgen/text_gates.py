@@ -190,11 +190,15 @@ def shared_ngrams(a: str, b: str, n: int) -> list[tuple[str, ...]]:
 
 def shared_run(a: str, b: str, length: int) -> str | None:
     """The first run of `length` words that both texts contain, or None."""
-    first, runs = words(a), ngrams(b, length)
-    for i in range(len(first) - length + 1):
-        if first[i : i + length] in runs:
-            return " ".join(first[i : i + length])
-    return None
+    common = ngrams(a, length) & ngrams(b, length)  # both remembered: one set operation
+    if not common:
+        return None
+    first = words(a)
+    return next(
+        " ".join(first[i : i + length])
+        for i in range(len(first) - length + 1)
+        if first[i : i + length] in common
+    )
 
 
 @lru_cache(maxsize=8192)
@@ -256,11 +260,11 @@ def _repetition(rules: TextQuality, name: str, tokens: Sequence[str]) -> list[st
 def duplicate_ngram_share(tokens: Sequence[str], n: int) -> float:
     """Share of characters inside word n-grams that already occurred (Gopher's duplicate n-gram
     character fraction; a repeated run is counted once per repeat, not per overlapping n-gram)."""
-    total = sum(len(t) for t in tokens)
-    if total == 0 or len(tokens) < 2 * n:
+    if len(tokens) < 2 * n:
         return 0.0
     grams = list(zip(*(tokens[i:] for i in range(n)), strict=False))
-    if len(set(grams)) == len(grams):
+    total = sum(len(t) for t in tokens)
+    if total == 0 or len(set(grams)) == len(grams):
         return 0.0  # no n-gram said twice: most fields
     seen: set[tuple[str, ...]] = set()
     repeated = [False] * len(tokens)
