@@ -1,5 +1,5 @@
-"""The command line: `spectrumgen run`, `coverage`, `compare` and `export`. It owns the terminal;
-the library only logs.
+"""The command line: `spectrumgen run`, `coverage`, `compare`, `export` and `dashboard`. It owns
+the terminal; the library only logs.
 
 Exit codes: 0 target and quotas met; 1 the ledger's database stopped answering (resume once it is
 back); 2 bad input or configuration; 3 budget spent (or quotas no longer reachable) with what was
@@ -15,7 +15,7 @@ import sys
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from spectrumgen.cli import reports, run  # noqa: F401  (each module registers its commands)
+from spectrumgen.cli import dashboard, reports, run  # noqa: F401  (each module registers its commands)
 from spectrumgen.cli.common import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, app, err
 from spectrumgen.errors import LedgerDamagedError, SpectrumgenError
 from spectrumgen.ledger.store import database_reason, ledger_damage

@@ -22,6 +22,7 @@ from spectrumgen.cli.common import (
     open_ledger,
     out,
 )
+from spectrumgen.dashboard.server import DEFAULT_HOST, DEFAULT_PORT, make_dashboard
 from spectrumgen.dataset import RUN_FILES, check_folder, claim_folder, write_run_files
 from spectrumgen.errors import BadInputError, SpectrumgenError
 from spectrumgen.graph.builder import build_graph, ledger_connection_lost
@@ -152,6 +153,12 @@ def run(
         bool, typer.Option(help="Replace the files another run left in --out.")
     ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    dashboard: Annotated[
+        bool, typer.Option(help="Serve the live dashboard beside the run and print its URL.")
+    ] = False,
+    dashboard_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port of --dashboard (on 127.0.0.1).")
+    ] = DEFAULT_PORT,
 ) -> None:
     """Generate until the target and every quota are met, or the call budget is spent."""
     loaded_spec = load_spec(spec)
@@ -197,6 +204,10 @@ def run(
     if not join:  # before anything is written: never mix two runs' files in one folder
         check_folder(out_dir, run_id, RUN_FILES, overwrite)
     context.overwrite = overwrite
+    watched = None
+    if dashboard:  # listening before anything is written: a taken port fails here
+        watched = make_dashboard(db, DEFAULT_HOST, dashboard_port, run_id)
+        dashboard_url = watched.start_beside()
     ledger = open_ledger(db)
     ledger.start_run(
         run_id,
@@ -226,6 +237,8 @@ def run(
         highlight=False,
         soft_wrap=True,
     )
+    if watched is not None:
+        err.print(f"dashboard: {dashboard_url}/runs/{run_id}", markup=False, highlight=False)
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     started = time.time()
@@ -254,6 +267,8 @@ def run(
             raise typer.Exit(EXIT_INTERRUPTED) from None
         raise
     _print_summary(final, out_dir)
+    if watched is not None:  # let a page watching the run show how it ended
+        watched.wait_until_shown(run_id)
     if final.get("status") != COMPLETE:
         err.print(_why_unfinished(final), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_BUDGET)

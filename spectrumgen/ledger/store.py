@@ -322,9 +322,13 @@ class Ledger:
         release: Iterable[str] = (),
         quota: Mapping[str, Mapping[str, int]] | None = None,
         target: int | None = None,
+        worker: str | None = None,
+        budgets: tuple[int | None, int | None] = (None, None),
     ) -> list[ExampleRecord] | None:
         """Write a batch, its accepted examples, its rejections and the coverage, atomically
         (and the judge's call for it, when there was one), releasing the claims on `release`.
+        `worker` made the call; `budgets` are the run's call and token budgets now (both for
+        the dashboard).
 
         With `quota` and `target`, the run's row is locked and the run's counts read again
         first: an example another worker's batch made surplus is recorded as a rejection.
@@ -366,6 +370,7 @@ class Ledger:
                         "error": reply.error,
                         "seconds": reply.seconds,
                         "requests": reply.requests,
+                        "worker": worker,
                         "created_at": now,
                     }
                 ]
@@ -387,6 +392,7 @@ class Ledger:
                             "error": judge.error,
                             "seconds": judge.seconds,
                             "requests": judge.requests,
+                            "worker": worker,
                             "created_at": now,
                         }
                     )
@@ -402,7 +408,10 @@ class Ledger:
                 rejected = 0
                 if rejections:
                     rejected = len(db.execute(statements["insert_rejections"], rejections).all())
-                _add_to_totals(db, statements, run_id, batches, len(inserted), rejected)
+                added = _totals(batches, len(inserted), rejected)
+                call_budget, token_budget = budgets
+                added |= {"call_budget": call_budget, "token_budget": token_budget}
+                db.execute(statements["add_to_totals"], [{"run_id": run_id, **added}])
             return inserted
         except IntegrityError:
             # Another worker or an earlier replay recorded this batch first.
@@ -624,30 +633,16 @@ def _check_columns(engine: Engine, url: str) -> None:
             )
 
 
-def _add_to_totals(
-    db: Connection,
-    statements: Statements,
-    run_id: str,
-    batches: Sequence[Mapping[str, Any]],
-    accepted: int,
-    rejected: int,
-) -> None:
-    """Add a recorded batch (and its judge's call) to the run's totals, one upsert."""
+def _totals(batches: Sequence[Mapping[str, Any]], accepted: int, rejected: int) -> dict[str, Any]:
+    """What a recorded batch (and its judge's call) adds to the run's totals."""
     added = {
         name: sum(b[name] for b in batches)
-        for name in (
-            "requests",
-            "items_requested",
-            "repair_items",
-            "prompt_tokens",
-            "completion_tokens",
-            "seconds",
-        )
+        for name in ("requests", "items_requested", "repair_items", "prompt_tokens")
     }
-    added["llm_seconds"] = added.pop("seconds")
+    added["completion_tokens"] = sum(b["completion_tokens"] for b in batches)
+    added["llm_seconds"] = sum(b["seconds"] for b in batches)
     added["tokens_estimated"] = int(any(b["tokens_estimated"] for b in batches))
-    added |= {"accepted": accepted, "rejected": rejected}
-    db.execute(statements["add_to_totals"], [{"run_id": run_id, **added}])
+    return added | {"accepted": accepted, "rejected": rejected}
 
 
 # The statements of recording a batch and reading a run's totals, built once (building a
@@ -684,7 +679,8 @@ def _statements(dialect: str) -> Statements:
     examples, rejections = Example.__table__, Rejection.__table__
     cells, coverage, totals = RunCell.__table__, ParameterCoverage.__table__, RunTotals.__table__
     new_cells, new_coverage, new_totals = insert(cells), insert(coverage), insert(totals)
-    added = [c.name for c in totals.columns if c.name not in ("run_id", "tokens_estimated")]
+    kept = ("run_id", "tokens_estimated", "call_budget", "token_budget")  # not summed
+    added = [c.name for c in totals.columns if c.name not in kept]
     return {
         "insert_examples": insert(examples).on_conflict_do_nothing().returning(examples.c.id),
         "insert_rejections": insert(rejections).on_conflict_do_nothing().returning(rejections.c.id),
@@ -720,6 +716,8 @@ def _statements(dialect: str) -> Statements:
             index_elements=["run_id"],
             set_={
                 **{name: totals.c[name] + new_totals.excluded[name] for name in added},
+                "call_budget": new_totals.excluded.call_budget,
+                "token_budget": new_totals.excluded.token_budget,
                 "tokens_estimated": case(
                     (new_totals.excluded.tokens_estimated > totals.c.tokens_estimated, 1),
                     else_=totals.c.tokens_estimated,

@@ -92,6 +92,7 @@ class Batch(Base):
     requests: Mapped[int] = mapped_column(
         Integer, default=1, server_default="1", doc="HTTP requests the call took, retries included."
     )
+    worker: Mapped[str | None] = mapped_column(String(128), nullable=True)  # who made the call
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
@@ -159,6 +160,9 @@ class RunTotals(Base):
     llm_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     accepted: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
+    # The run's budgets as of its last recorded batch (the call budget adapts as it goes).
+    call_budget: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    token_budget: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Rejection(Base):

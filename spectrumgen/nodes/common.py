@@ -24,6 +24,11 @@ class NodeParts:
     ledger: Ledger
     emit: Callable[[dict[str, Any]], None]
 
+    def worker(self, run_id: str, lane: int) -> str:
+        """Who a lane is in the ledger: its claims and calls (this process's worker, or the run
+        when it has none, and the lane)."""
+        return f"{self.context.worker or run_id}/{lane}"
+
     @property
     def routes(self) -> Routes:
         """The run's model routing table."""

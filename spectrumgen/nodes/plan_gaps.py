@@ -57,7 +57,7 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         )
     lane = int(state.get("lane", 0))
     shared = run_lanes(context.db_url, run_id, context.concurrency)
-    worker = f"{context.worker or run_id}/{lane}"
+    worker = parts.worker(run_id, lane)
     # A lane waits while others hold the cells left, but not forever without progress.
     patience = context.lease_seconds + 5
     deadline, accepted_before = time.monotonic() + patience, -1

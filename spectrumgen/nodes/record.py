@@ -67,6 +67,8 @@ def record(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
             release=[o.scenario.scenario_id for o in outcomes if not _still_claimed(o, parts)],
             quota=quota,
             target=int(state["target"]),
+            worker=parts.worker(run_id, int(state.get("lane", 0))),
+            budgets=(state.get("call_budget"), state.get("token_budget")),
         )
         if written is not None:
             kept = {r.scenario_id for r in written}
