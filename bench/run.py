@@ -1,6 +1,6 @@
 """spectrumgen's benchmarks: one command, one table, every ratio measured side by side in one run.
 
-    python bench/run.py [--quick] [--no-embedded] [--no-postgres] [--only ABCDEFG]
+    python bench/run.py [--quick] [--no-embedded] [--no-postgres] [--only ABCDEFGH]
                         [--out bench/results/latest.md]
 
 Sections (see the README's "Scaling out" for what each limit means):
@@ -39,6 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, text  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from dashboard import section_h  # noqa: E402
 
 from spectrumgen.compare import run_old_approach  # noqa: E402
 from spectrumgen.graph.builder import build_graph  # noqa: E402
@@ -610,7 +613,7 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.md"))
     parser.add_argument(
-        "--only", default="ABCDEFG", help="sections to run, e.g. G (E runs whenever G does)"
+        "--only", default="ABCDEFGH", help="sections to run, e.g. G (E runs whenever G does)"
     )
     args = parser.parse_args()
     samples = 100 if args.quick else 400
@@ -630,6 +633,8 @@ def main() -> None:
         if "G" in only:
             planned_ms = float(planning[1][3].split(" ms")[0])
             rows += section_g(folder, args.quick, not args.no_postgres, planned_ms)
+        if "H" in only:
+            rows += section_h(folder, 20_000 if args.quick else 100_000)
     table = (
         f"spectrumgen benchmarks ({time.strftime('%Y-%m-%d')}, {'quick' if args.quick else 'full'}"
         f" run, one machine, all rows from this one run)\n\n{render(rows)}"

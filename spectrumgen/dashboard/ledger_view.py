@@ -76,18 +76,56 @@ def iso(stamp: datetime | None) -> str | None:
     return None if stamp is None else stamp.isoformat(timespec="seconds")
 
 
+class Histogram:
+    """Counts per span of time, kept at the finest resolution that stays under `MAX_SPANS`
+    spans (1 s at first; doubled, merging neighbours, as a run grows long), so drawing it costs
+    the same after a minute as after a day."""
+
+    MAX_SPANS = 4_096
+
+    def __init__(self) -> None:
+        self.resolution = 1.0
+        self.spans: dict[int, list[int]] = {}
+
+    def add(self, stamp: float, *values: int) -> None:
+        span = self.spans.setdefault(int(stamp // self.resolution), [0] * len(values))
+        for index, value in enumerate(values):
+            span[index] += value
+        if len(self.spans) > self.MAX_SPANS:
+            self.resolution *= 2
+            merged: dict[int, list[int]] = {}
+            for key, counts in self.spans.items():
+                into = merged.setdefault(key // 2, [0] * len(counts))
+                for index, value in enumerate(counts):
+                    into[index] += value
+            self.spans = merged
+
+    def binned(self, first: float, width: float, count: int, index: int = 0) -> list[int]:
+        """The counts of value `index` in `count` bins of `width` seconds from `first`."""
+        bins = [0] * count
+        for key, counts in self.spans.items():
+            slot = int((key * self.resolution - first) / width)
+            bins[min(count - 1, max(0, slot))] += counts[index]
+        return bins
+
+
 @dataclass
 class RunFeed:
-    """A run's long tables as read so far: its batches, accepted examples and rejections
-    (time, and what the charts need), and where the next read starts."""
+    """What the dashboard has read of a run's long tables (batches, accepted examples and
+    rejections), kept as running totals, and where the next read of each starts."""
 
-    batches: list[tuple[float, str, int, int, int, int, int, str]] = field(default_factory=list)
+    accepted: Histogram = field(default_factory=Histogram)  # accepted, items tried
+    reasons: dict[str, Histogram] = field(default_factory=dict)  # per reason code
+    reason_totals: Counter[str] = field(default_factory=Counter)
+    kept_by_attempt: Counter[int] = field(default_factory=Counter)
+    failed_by_attempt: Counter[int] = field(default_factory=Counter)
+    workers: dict[str, list[float]] = field(default_factory=dict)  # last call, calls
+    models: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # calls, in, out
+    last_batch: float = 0.0
     batch_seen: set[str] = field(default_factory=set)  # at the newest time read (ties)
     batch_after: datetime | None = None
-    examples: list[tuple[float, int]] = field(default_factory=list)  # time, attempt
     example_seen: set[str] = field(default_factory=set)
     example_after: datetime | None = None
-    rejections: list[tuple[float, int, tuple[str, ...]]] = field(default_factory=list)
     rejection_id: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -239,18 +277,17 @@ class LedgerView:
             query = query.where(Batch.created_at >= feed.batch_after)
         fresh = [row for row in db.execute(query) if row.batch_id not in feed.batch_seen]
         for row in fresh:
-            feed.batches.append(
-                (
-                    _seconds(row.created_at),
-                    row.batch_id,
-                    row.accepted,
-                    row.items_requested,
-                    row.repair_items or 0,
-                    row.prompt_tokens + row.completion_tokens,
-                    int(row.completion_tokens),
-                    f"{row.model}\t{row.worker or ''}",
-                )
-            )
+            stamp = _seconds(row.created_at)
+            feed.last_batch = max(feed.last_batch, stamp)
+            feed.accepted.add(stamp, row.accepted, row.items_requested)
+            if row.worker:
+                activity = feed.workers.setdefault(row.worker, [0.0, 0])
+                activity[0], activity[1] = max(activity[0], stamp), activity[1] + 1
+            role = "judge" if row.batch_id.endswith(JUDGE_SUFFIX) else "generate"
+            usage = feed.models.setdefault((row.model, role), [0, 0, 0])
+            usage[0] += 1
+            usage[1] += row.prompt_tokens
+            usage[2] += row.completion_tokens
         feed.batch_after, feed.batch_seen = _newest(
             fresh, feed.batch_after, feed.batch_seen, "batch_id"
         )
@@ -261,7 +298,7 @@ class LedgerView:
         if feed.example_after is not None:
             examples = examples.where(Example.created_at >= feed.example_after)
         accepted = [row for row in db.execute(examples) if row.id not in feed.example_seen]
-        feed.examples += [(_seconds(row.created_at), int(row.attempt)) for row in accepted]
+        feed.kept_by_attempt.update(int(row.attempt) for row in accepted)
         feed.example_after, feed.example_seen = _newest(
             accepted, feed.example_after, feed.example_seen, "id"
         )
@@ -272,20 +309,16 @@ class LedgerView:
             .order_by(Rejection.id)
         ).all()
         for rejection in rows:
-            codes = tuple(sorted({reason_code(r) for r in json.loads(rejection.reasons)}))
-            feed.rejections.append((_seconds(rejection.created_at), int(rejection.attempt), codes))
+            stamp = _seconds(rejection.created_at)
+            feed.failed_by_attempt[int(rejection.attempt)] += 1
+            for code in {reason_code(r) for r in json.loads(rejection.reasons)}:
+                feed.reasons.setdefault(code, Histogram()).add(stamp, 1)
+                feed.reason_totals[code] += 1
             feed.rejection_id = rejection.id
 
     def _cost(self, feed: RunFeed, accepted: int) -> dict[str, Any]:
         """Tokens per model (and role), per accepted example, and money when prices are set."""
-        per_model: dict[tuple[str, str], list[int]] = {}
-        for _, batch_id, _, _, _, tokens, completion, model_worker in feed.batches:
-            model = model_worker.split("\t", 1)[0]
-            role = "judge" if batch_id.endswith(JUDGE_SUFFIX) else "generate"
-            entry = per_model.setdefault((model, role), [0, 0, 0])
-            entry[0] += 1
-            entry[1] += tokens - completion
-            entry[2] += completion
+        per_model = feed.models
         models, money_total, priced = [], 0.0, bool(self.prices)
         for (model, role), (calls, prompt, completion) in sorted(per_model.items()):
             price = self.prices.get(model)
@@ -471,38 +504,28 @@ def _series(feed: RunFeed, started: datetime, ended: datetime) -> dict[str, Any]
     """Acceptance and rejection reasons from the run's start to its end (or now), in `BINS`
     steps."""
     first = started.timestamp()
-    last = max([ended.timestamp(), *(b[0] for b in feed.batches[-1:])])
+    last = max(ended.timestamp(), feed.last_batch)
     width = max(1.0, (last - first) / BINS)
     count = max(1, min(BINS, math.ceil((last - first) / width)))
-
-    def slot(stamp: float) -> int:
-        return min(count - 1, max(0, int((stamp - first) / width)))
-
-    accepted, tried = [0] * count, [0] * count
-    for stamp, _, kept, items, *_ in feed.batches:
-        accepted[slot(stamp)] += kept
-        tried[slot(stamp)] += items
-    reasons: dict[str, list[int]] = {}
-    totals: Counter[str] = Counter()
-    for stamp, _, codes in feed.rejections:
-        for code in codes:
-            reasons.setdefault(code, [0] * count)[slot(stamp)] += 1
-            totals[code] += 1
+    accepted = feed.accepted.binned(first, width, count, 0)
+    tried = feed.accepted.binned(first, width, count, 1)
     return {
         "start": iso(started),
         "seconds_per_bin": round(width, 1),
         "accepted": accepted,
         "tried": tried,
         "rate": [round(a / t, 3) if t else None for a, t in zip(accepted, tried, strict=True)],
-        "reasons": {code: reasons[code] for code, _ in totals.most_common()},
-        "reason_totals": dict(totals.most_common()),
+        "reasons": {
+            code: feed.reasons[code].binned(first, width, count)
+            for code, _ in feed.reason_totals.most_common()
+        },
+        "reason_totals": dict(feed.reason_totals.most_common()),
     }
 
 
 def _attempts(feed: RunFeed) -> list[dict[str, Any]]:
     """Acceptance per attempt: first tries, first repairs, second repairs..."""
-    kept = Counter(attempt for _, attempt in feed.examples)
-    failed = Counter(attempt for _, attempt, _ in feed.rejections)
+    kept, failed = feed.kept_by_attempt, feed.failed_by_attempt
     rows = []
     for attempt in sorted({*kept, *failed}):
         total = kept[attempt] + failed[attempt]
@@ -520,13 +543,7 @@ def _attempts(feed: RunFeed) -> list[dict[str, Any]]:
 def _workers(feed: RunFeed, claims: Sequence[Any], now: datetime) -> list[dict[str, Any]]:
     """Each worker (process/lane) of the run: its claims and their lease, its last call, and
     whether it is working, done, or dead (its claims' leases ran out)."""
-    activity: dict[str, list[float]] = {}
-    for stamp, *_, model_worker in feed.batches:
-        worker = model_worker.split("\t", 1)[1]
-        if worker:
-            entry = activity.setdefault(worker, [0.0, 0.0])
-            entry[0] = max(entry[0], stamp)
-            entry[1] += 1
+    activity = feed.workers
     held = {row[0]: row for row in claims}
     found = []
     for worker in sorted({*activity, *held}):
