@@ -95,6 +95,17 @@ def rows_of(browser: webdriver.Chrome, css: str, attribute: str) -> dict[str, st
     return {str(key): str(value) for key, value in (rows or {}).items()}
 
 
+def failures_shown(browser: webdriver.Chrome) -> int:
+    """Rejected attempts the failures table counts, over all its reasons."""
+    rows = rows_of(browser, "#reasons tr[data-code]", "data-code")
+    counted = browser.execute_script(
+        "return [...document.querySelectorAll('#reasons tr[data-code] td.num')]"
+        ".map(c => Number(c.textContent.replace(/,/g, '')))"
+    )
+    assert len(counted or []) == len(rows)
+    return sum(counted or [])
+
+
 def click(browser: webdriver.Chrome, css: str) -> str:
     """Click the first element matching `css` (as a person would); its text."""
     element = browser.find_element(By.CSS_SELECTOR, css)
@@ -147,6 +158,7 @@ def test_a_run_fills_its_page_live_and_the_page_shows_how_it_ended(
         browser.execute_script("window.loadedOnce = 'yes'")  # a reload would clear it
         first = wait_for(lambda: text_of(browser, "#accepted"), what="the accepted count")
         empty_before = {cell for cell, count in cell_counts(browser).items() if count == 0}
+        failed_before = failures_shown(browser)
         seen = {int(first)}
         while text_of(browser, "#status") != "complete":
             seen.add(int(text_of(browser, "#accepted") or 0))
@@ -162,7 +174,7 @@ def test_a_run_fills_its_page_live_and_the_page_shows_how_it_ended(
     assert max(seen) == 40 and len(seen) >= 3, seen  # the count rose step by step to the target
     filled = {cell for cell, count in cell_counts(browser).items() if count > 0}
     assert empty_before & filled, "no heatmap cell filled while the page watched"
-    assert rows_of(browser, "#reasons tr[data-code]", "data-code"), "no failure shown"
+    assert failures_shown(browser) > failed_before, "no new failure appeared"
     # The lanes of this process (concurrency + 1) made the calls, and hold nothing now.
     workers = rows_of(browser, "#workers tr[data-worker]", "data-worker")
     assert len(workers) == 3 and all("idle" in row for row in workers.values()), workers
