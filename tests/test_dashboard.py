@@ -200,35 +200,42 @@ def test_a_run_fills_its_page_live_and_the_page_shows_how_it_ended(
 def test_two_workers_on_postgresql_both_show(
     browser: webdriver.Chrome, postgres_url: str, tmp_path: Path
 ) -> None:
-    common = ["--db", postgres_url, "--quiet", "--backend", "scripted", "--fault-rate", "0.2"]
-    main = start_cli(
-        "run", "--target", "300", "--concurrency", "2", "--out", "main", *common, cwd=tmp_path
-    )
-    assert main.stderr is not None
-    run_id = main.stderr.readline().split()[1].rstrip(":")
-    helper = start_cli(
-        "worker", "--run", run_id, "--name", "helper", "--out", "helper", *common[:3],
-        "--fault-rate", "0.2", cwd=tmp_path,
-    )  # fmt: skip
-    dashboard = make_dashboard(postgres_url, port=0)
-    try:
-        url = dashboard.start_beside()
-        browser.get(f"{url}/runs/{run_id}")
-        wait_for(lambda: text_of(browser, "#status") == "complete", what="the run to complete")
-        assert main.wait(timeout=120) == 0 and helper.wait(timeout=120) == 0
+    # The first four calls (two lanes of each worker) are held until all four are in flight:
+    # the helper joins before the run can finish without it, however slow its start-up.
+    together = Behaviour(delay_seconds=0.2, item_fault_rate=0.2, gather=4, seed=2)
+    with serve(OllamaHandler, together) as (base_url, _):
+        common = ["--db", postgres_url, "--quiet", "--base-url", base_url, "--concurrency", "1"]
+        main = start_cli(
+            "run", "--backend", "ollama", "--target", "100", "--out", "main", *common,
+            cwd=tmp_path,
+        )  # fmt: skip
+        assert main.stderr is not None
+        run_id = main.stderr.readline().split()[1].rstrip(":")
+        helper = start_cli(
+            "worker", "--run", run_id, "--name", "helper", "--out", "helper", *common,
+            cwd=tmp_path,
+        )  # fmt: skip
+        dashboard = make_dashboard(postgres_url, port=0)
+        try:
+            url = dashboard.start_beside()
+            browser.get(f"{url}/runs/{run_id}")
+            wait_for(lambda: text_of(browser, "#status") == "complete", what="the run's end")
+            assert main.wait(timeout=120) == 0 and helper.wait(timeout=120) == 0
 
-        def both() -> bool:
-            rows = rows_of(browser, "#workers tr[data-worker]", "data-worker")
-            return {run_id, "helper"} <= {worker.split("/")[0] for worker in rows}
+            def both() -> dict[str, str]:
+                rows = rows_of(browser, "#workers tr[data-worker]", "data-worker")
+                names = {worker.split("/")[0] for worker in rows}
+                return rows if {run_id, "helper"} <= names else {}
 
-        wait_for(both, what="both workers in the workers table")
-        assert int(text_of(browser, "#accepted")) == 300
-        shoot(browser, "dashboard-workers.png")
-    finally:
-        dashboard.stop()
-        for process in (main, helper):
-            if process.poll() is None:
-                process.kill()
+            rows = wait_for(both, what="both workers in the workers table")
+            assert len(rows) == 4 and all("idle" in row for row in rows.values()), rows
+            assert int(text_of(browser, "#accepted")) == 100
+            shoot(browser, "dashboard-workers.png")
+        finally:
+            dashboard.stop()
+            for process in (main, helper):
+                if process.poll() is None:
+                    process.kill()
 
 
 def test_the_page_waits_for_a_missing_ledger_and_recovers(
