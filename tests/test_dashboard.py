@@ -303,3 +303,56 @@ def test_run_dashboard_refuses_a_port_in_use_before_writing(tmp_path: Path) -> N
         assert not (tmp_path / "ledger.db").exists()  # nothing was written
     finally:
         taken.stop()
+
+
+def test_the_dashboard_command_serves_the_ledger_and_stops_on_sigterm(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    done = run_cli(
+        "run", "--backend", "scripted", "--target", "8", "--db", f"sqlite:///{path}",
+        "--out", "out", "--quiet", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (tmp_path / "prices.yaml").write_text("scripted-v1: [1.0, 2.0]\n")  # per 1M tokens
+    served = start_cli(
+        "dashboard", "--db", f"sqlite:///{path}", "--port", "0", "--prices", "prices.yaml",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert served.stderr is not None
+    try:
+        line = served.stderr.readline()
+        url = line.split(" at ")[1].split()[0].rstrip("/")
+        runs = httpx.get(f"{url}/api/runs").json()["runs"]
+        assert [run["accepted"] for run in runs] == [8]
+        run = httpx.get(f"{url}/api/runs/{runs[0]['run_id']}").json()
+        cost = run["cost"]
+        prompt, completion = (
+            cost["models"][0]["prompt_tokens"],
+            cost["models"][0]["completion_tokens"],
+        )
+        assert cost["cost"] == pytest.approx((prompt * 1.0 + completion * 2.0) / 1e6, abs=1e-6)
+    finally:
+        served.terminate()
+        assert served.wait(timeout=30) == 0
+
+
+def test_a_worker_whose_leases_ran_out_shows_as_dead(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    done = run_cli(
+        "run", "--backend", "scripted", "--target", "8", "--db", f"sqlite:///{path}",
+        "--out", "out", "--quiet", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    view = LedgerView(f"sqlite:///{path}")
+    run_id = view.runs()[0]["run_id"]
+    engine = create_engine(f"sqlite:///{path}")
+    claim = text(
+        "INSERT INTO claims (run_id, scenario_id, worker, capacity_level, authenticity_target, "
+        "complexity_type, expires_at) VALUES (:r, :s, :w, 'low', 'failed', 'baseline', :e)"
+    )
+    with engine.begin() as db:  # a worker killed mid-batch: its claims outlive it
+        db.execute(claim, {"r": run_id, "s": "s90000", "w": "gone/0", "e": "2000-01-01 00:00:00"})
+        db.execute(claim, {"r": run_id, "s": "s90001", "w": "busy/0", "e": "2999-01-01 00:00:00"})
+    workers = {w["worker"]: w for w in view.run(run_id)["workers"]}  # type: ignore[index]
+    assert workers["gone/0"]["state"] == "dead" and workers["gone/0"]["claims"] == 1
+    assert workers["busy/0"]["state"] == "working"
+    assert workers[f"{run_id}/0"]["state"] == "idle" and workers[f"{run_id}/0"]["calls"] > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -35,11 +36,13 @@ def dashboard(
     """Serve a live dashboard of the ledger's runs: progress, quotas, coverage, failures,
     examples, workers and cost. Read-only: it never writes the ledger."""
     server = make_dashboard(db, host, port, run_id, load_prices(prices))
+    url = server.start_beside()
     page = f"/runs/{run_id}" if run_id else "/"
     err.print(
-        f"dashboard of {redact(db)} at http://{host}:{port}{page} (Ctrl-C stops it)",
+        f"dashboard of {redact(db)} at {url}{page} (Ctrl-C stops it)",
         markup=False,
         highlight=False,
         soft_wrap=True,
     )
-    server.run()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C
+    server.serve_until_interrupted()

@@ -53,20 +53,23 @@ class Dashboard:
 
     app: Starlette
     server: uvicorn.Server
+    thread: threading.Thread | None = None
 
-    def run(self) -> None:
-        """Serve in the foreground until Ctrl-C."""
+    def serve_until_interrupted(self) -> None:
+        """Serve (started with `start_beside`) until Ctrl-C or SIGTERM, then stop cleanly."""
         try:
-            self.server.run()
-        except SystemExit:  # uvicorn could not listen: it logged why
-            config = self.server.config
-            raise BadInputError(
-                f"the dashboard could not listen on {config.host}:{config.port}"
-            ) from None
+            while self.thread is not None and self.thread.is_alive():
+                self.thread.join(0.5)
+        except KeyboardInterrupt:
+            self.stop()
+            if self.thread is not None:
+                self.thread.join(5)
 
     def start_beside(self, timeout: float = 10.0) -> str:
         """Serve on a daemon thread; the base URL once it listens."""
-        thread = threading.Thread(target=self.server.run, name="spectrumgen-dashboard", daemon=True)
+        self.thread = thread = threading.Thread(
+            target=self.server.run, name="spectrumgen-dashboard", daemon=True
+        )
         thread.start()
         deadline = time.monotonic() + timeout
         while not self.server.started:
