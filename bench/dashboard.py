@@ -62,6 +62,32 @@ TEXT = {
 }
 
 
+def example_row(
+    scenario: str, batch_id: str, cell: dict[str, str], stamp: datetime, attempt: int = 1
+) -> dict[str, Any]:
+    """An accepted example of the run, as the examples table holds it."""
+    return {
+        "id": f"{RUN}-{scenario}",
+        "run_id": RUN,
+        "scenario_id": scenario,
+        "batch_id": batch_id,
+        "spec_name": "emotional_authenticity",
+        **cell,
+        "effective_capacity": 4.8,
+        "authenticity_score": 0.7,
+        "support_needed": 3.8,
+        "support_provided": 3.8,
+        "support_ceiling": 6.8,
+        **{name: f"{text} ({scenario})" for name, text in TEXT.items()},
+        "model": "qwen3:8b",
+        "backend": "ollama",
+        "attempt": attempt,
+        "judge_fit": None,
+        "judge_authenticity": None,
+        "created_at": stamp,
+    }
+
+
 def build_ledger(url: str, examples: int, seed: int = 7) -> None:
     """A running run of `examples` accepted examples, written in bulk."""
     rng = random.Random(seed)
@@ -105,28 +131,7 @@ def build_ledger(url: str, examples: int, seed: int = 7) -> None:
             common = dict(zip(AXIS_NAMES, cell, strict=True))
             if item < per_batch:
                 cells[cell] += 1  # type: ignore[index]
-                rows.append(
-                    {
-                        "id": f"{RUN}-{scenario}",
-                        "run_id": RUN,
-                        "scenario_id": scenario,
-                        "batch_id": batch_id,
-                        "spec_name": spec.name,
-                        **common,
-                        "effective_capacity": 4.8,
-                        "authenticity_score": 0.7,
-                        "support_needed": 3.8,
-                        "support_provided": 3.8,
-                        "support_ceiling": 6.8,
-                        **{k: f"{v} ({scenario})" for k, v in TEXT.items()},
-                        "model": "qwen3:8b",
-                        "backend": "ollama",
-                        "attempt": 1 + (item == 0),
-                        "judge_fit": None,
-                        "judge_authenticity": None,
-                        "created_at": stamp,
-                    }
-                )
+                rows.append(example_row(scenario, batch_id, common, stamp, 1 + (item == 0)))
             else:
                 rejections.append(
                     {
@@ -235,27 +240,7 @@ def land_batch(url: str, number: int) -> None:
         first = {axis: spec.bucket_names(axis)[0] for axis in AXIS_NAMES}
         db.execute(
             insert(Example),
-            [
-                {
-                    "id": f"{RUN}-{batch_id}-{n}",
-                    "run_id": RUN,
-                    "scenario_id": f"{batch_id}-{n}",
-                    "batch_id": batch_id,
-                    "spec_name": spec.name,
-                    **first,
-                    "effective_capacity": 4.8,
-                    "authenticity_score": 0.7,
-                    "support_needed": 3.8,
-                    "support_provided": 3.8,
-                    "support_ceiling": 6.8,
-                    **TEXT,
-                    "model": "qwen3:8b",
-                    "backend": "ollama",
-                    "attempt": 1,
-                    "created_at": now,
-                }
-                for n in range(5)
-            ],
+            [example_row(f"{batch_id}-{n}", batch_id, first, now) for n in range(5)],
         )
         db.execute(
             insert(Rejection),
