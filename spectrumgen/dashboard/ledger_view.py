@@ -151,12 +151,16 @@ class LedgerView:
         )
         with Session(self.engine) as db:
             rows = db.execute(query).all()
+            answered: dict[str, list[str]] = {}  # the models that answered each run
+            for run_id, model in db.execute(select(Batch.run_id, Batch.model).distinct()):
+                answered.setdefault(run_id, []).append(model)
         found = []
         for row in rows:
             totals = row.RunTotals
             found.append(
                 {
                     **_run_fields(row),
+                    "models": sorted(answered.get(row.Run.run_id, [row.Run.model])),
                     "accepted": totals.accepted if totals else 0,
                     "rejected": totals.rejected if totals else 0,
                     "calls": totals.requests if totals else 0,
@@ -215,7 +219,10 @@ class LedgerView:
                 cost = self._cost(feed, accepted)
         spec = _spec_of(head.Run.spec_name, head.Run.spec_hash)
         return {
-            "run": _run_fields(head),
+            "run": {
+                **_run_fields(head),
+                "models": sorted({model for model, _ in feed.models}) or [head.Run.model],
+            },
             "progress": _progress(head, now),
             "quotas": _quotas(spec, int(head.Run.target), cells),
             "heatmaps": _heatmaps(spec, cells, coverage),

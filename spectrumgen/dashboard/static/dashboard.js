@@ -127,7 +127,7 @@ function runsPage() {
         el("td", {}, el("a", { href: `/runs/${encodeURIComponent(run.run_id)}` }, run.run_id)),
         el("td", {}, el("span", { class: `status ${run.status}` }, run.status)),
         el("td", {}, run.spec),
-        el("td", {}, `${run.backend} / ${run.model}`),
+        el("td", {}, `${run.backend} / ${run.models.join(", ")}`),
         el("td", { class: "num" }, `${fmt(run.accepted)} / ${fmt(run.target)}`),
         el("td", { class: "num" }, fmt(run.calls)),
         el("td", { class: "num" }, fmt(run.tokens)),
@@ -204,7 +204,7 @@ function renderProgress(data) {
   const items = [
     ["status", el("span", { id: "status", class: `status ${run.status}` }, run.status)],
     ["spec", run.spec],
-    ["backend / model", `${run.backend} / ${run.model}`],
+    ["backend / models", `${run.backend} / ${run.models.join(", ")}`],
     ["accepted", el("span", {}, el("b", { id: "accepted" }, fmt(p.accepted)), ` / ${fmt(p.target)}`)],
     ["", bar(p.accepted, p.target, `${Math.round((100 * p.accepted) / Math.max(1, p.target))}%`)],
     ["ETA", p.finished ? "done" : p.eta_seconds === null ? "-" : duration(p.eta_seconds)],
