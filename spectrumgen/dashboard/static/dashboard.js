@@ -127,7 +127,7 @@ function runsPage() {
         el("td", {}, el("a", { href: `/runs/${encodeURIComponent(run.run_id)}` }, run.run_id)),
         el("td", {}, el("span", { class: `status ${run.status}` }, run.status)),
         el("td", {}, run.spec),
-        el("td", {}, `${run.backend} / ${run.models.join(", ")}`),
+        el("td", {}, `${run.backend} / ${(run.models || [run.model]).join(", ")}`),
         el("td", { class: "num" }, `${fmt(run.accepted)} / ${fmt(run.target)}`),
         el("td", { class: "num" }, fmt(run.calls)),
         el("td", { class: "num" }, fmt(run.tokens)),
@@ -204,7 +204,7 @@ function renderProgress(data) {
   const items = [
     ["status", el("span", { id: "status", class: `status ${run.status}` }, run.status)],
     ["spec", run.spec],
-    ["backend / models", `${run.backend} / ${run.models.join(", ")}`],
+    ["backend / models", `${run.backend} / ${(run.models || [run.model]).join(", ")}`],
     ["accepted", el("span", {}, el("b", { id: "accepted" }, fmt(p.accepted)), ` / ${fmt(p.target)}`)],
     ["", bar(p.accepted, p.target, `${Math.round((100 * p.accepted) / Math.max(1, p.target))}%`)],
     ["ETA", p.finished ? "done" : p.eta_seconds === null ? "-" : duration(p.eta_seconds)],
@@ -228,15 +228,16 @@ function renderCharts(series, attempts) {
   const height = 110;
   const n = series.rate.length;
   const step = width / Math.max(1, n);
+  // A bar per span with items tried: its height the share accepted (a thin red one for none).
   const bars = series.rate.map((rate, i) =>
     rate === null
       ? null
       : svg("rect", {
           x: (i * step + 1).toFixed(1),
-          y: (height - rate * height).toFixed(1),
+          y: (height - Math.max(rate * height, 2)).toFixed(1),
           width: Math.max(1, step - 2).toFixed(1),
-          height: (rate * height).toFixed(1),
-          class: "rate",
+          height: Math.max(rate * height, 2).toFixed(1),
+          class: rate ? "rate" : "rate none",
         })
   );
   const rateChart = svg(
@@ -290,7 +291,9 @@ function renderQuotas(quotas) {
     ? el("p", { class: "muted" }, quotas.note)
     : quotas.shortfalls.length
     ? el("ul", { class: "shortfalls" }, quotas.shortfalls.map((s) => el("li", {}, s)))
-    : el("p", { class: "ok" }, "Every quota and threshold is met.");
+    : quotas.met
+    ? el("p", { class: "ok" }, "Every quota and threshold is met.")
+    : el("p", { class: "muted" }, "The thresholds hold; buckets still short are in the tables.");
   return el("div", {}, el("div", { class: "axes" }, blocks), el("h3", {}, "Thresholds"), standing);
 }
 
