@@ -31,6 +31,7 @@ from spectrumgen.dashboard.ledger_view import LedgerView
 from spectrumgen.dashboard.server import Dashboard, make_dashboard
 from tests.helpers import run_cli, start_cli
 from tests.llm_servers import Behaviour, OllamaHandler, serve
+from tests.postgres import restart_postgres
 
 SCREENSHOTS = os.environ.get("SPECTRUMGEN_SCREENSHOTS")
 
@@ -361,3 +362,21 @@ def test_a_worker_whose_leases_ran_out_shows_as_dead(finished_ledger: Path, tmp_
     lanes = [w for name, w in workers.items() if name.startswith(f"{run_id}/")]  # the run's own
     assert lanes and all(w["state"] == "idle" for w in lanes)
     assert sum(w["calls"] for w in lanes) == view.run(run_id)["progress"]["calls"]  # type: ignore[index]
+
+
+def test_the_dashboard_outlives_a_postgresql_restart(postgres_url: str, tmp_path: Path) -> None:
+    done = run_cli(
+        "run", "--backend", "scripted", "--target", "8", "--db", postgres_url, "--out", "out",
+        "--quiet", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    run_id = done.stderr.split()[1].rstrip(":")
+    dashboard = make_dashboard(postgres_url, port=0)
+    try:
+        api = f"{dashboard.start_beside()}/api/runs/{run_id}"
+        assert httpx.get(api).json()["progress"]["accepted"] == 8
+        restart_postgres(postgres_url)  # every connection the dashboard held is dropped
+        # The next update reconnects by itself: no restart of the dashboard, no error shown.
+        assert httpx.get(api).json()["progress"]["accepted"] == 8
+    finally:
+        dashboard.stop()
