@@ -6,12 +6,15 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from spectrumgen.graph.builder import build_graph
 from spectrumgen.graph.context import RunContext
+from spectrumgen.graph.lanes import RunLanes
 from spectrumgen.ledger import open_ledger
 from spectrumgen.ledger.claims import claim_cells
+from spectrumgen.ledger.tables import ParameterCoverage
 from spectrumgen.nodes.plan_gaps import choose_cells, still_needed
 from spectrumgen.quotas import allocate
 from spectrumgen.schemas.spec import AXIS_NAMES, Spec
@@ -76,3 +79,45 @@ def test_the_callers_step_limit_does_not_end_a_long_run(scripted_context: RunCon
     graph = build_graph().compile()
     result = graph.invoke({"target": 40}, {"recursion_limit": 50}, context=scripted_context)
     assert result["status"] == "complete" and result["accepted"] == 40
+
+
+def test_planning_keeps_coverage_and_reads_only_the_cells_counted_since(db_url: str) -> None:
+    ledger = open_ledger(db_url)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    table = ParameterCoverage.__table__
+
+    def count(cell: str, number: int, minutes: float) -> None:  # as recording a batch does
+        stamp = start + timedelta(minutes=minutes)
+        with ledger.engine.begin() as db:
+            db.execute(table.delete().where(table.c.capacity_level == cell))
+            db.execute(
+                table.insert().values(
+                    spec_name="s", capacity_level=cell, authenticity_target="a",
+                    complexity_type="x", generated_count=number, first_generated=start,
+                    last_generated=stamp,
+                )
+            )  # fmt: skip
+
+    count("old", 3, 0)
+    count("recent", 1, 10)
+    lanes = RunLanes(1, threading.BoundedSemaphore(1))
+    asked: list[datetime | None] = []
+
+    def read(since: datetime | None) -> tuple[dict[tuple[str, str, str], int], datetime | None]:
+        asked.append(since)
+        fresh, newest = ledger.coverage_since("s", since)
+        read_back.append(set(fresh))
+        return fresh, newest
+
+    read_back: list[set[tuple[str, str, str]]] = []
+    assert lanes.coverage(read) == {("old", "a", "x"): 3, ("recent", "a", "x"): 1}
+    count("recent", 2, 20)
+    count("new", 1, 20)
+    seen = lanes.coverage(read)
+    assert seen == {("old", "a", "x"): 3, ("recent", "a", "x"): 2, ("new", "a", "x"): 1}
+    # The second look starts a minute before the newest count it had seen (minute 10): the cell
+    # counted at minute 0 is not read again, its count is kept.
+    assert asked[0] is None and asked[1] is not None
+    assert read_back[1] == {("recent", "a", "x"), ("new", "a", "x")}
+    seen[("old", "a", "x")] = 99  # each caller gets a copy to add its claims to
+    assert lanes.coverage(read)[("old", "a", "x")] == 3

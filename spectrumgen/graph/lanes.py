@@ -24,9 +24,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from spectrumgen.near_duplicates import NearDuplicates
+
+# How far before the newest coverage count seen the next read starts (workers' clocks differ).
+COVERAGE_OVERLAP = timedelta(seconds=60)
 
 
 @dataclass
@@ -42,6 +45,25 @@ class RunLanes:
     reserved: dict[int, int] = field(default_factory=dict)
     responses: NearDuplicates | None = None
     responses_seen: datetime | None = None
+    covered: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    covered_seen: datetime | None = None
+
+    def coverage(
+        self,
+        read: Callable[[datetime | None], tuple[dict[tuple[str, str, str], int], datetime | None]],
+    ) -> dict[tuple[str, str, str], int]:
+        """The spec's coverage (accepted examples per cell, across all runs), a copy of the
+        lanes' own, which each call brings up to date with the cells counted since the last
+        (`read(since)`) instead of reading every covered cell again (at 18,000 covered cells:
+        0.4 ms against 30-34 ms per batch). It reads from `COVERAGE_OVERLAP` before the newest
+        count it saw, so a worker whose clock runs a little behind is not missed. Called under
+        `planning`."""
+        since = None if self.covered_seen is None else self.covered_seen - COVERAGE_OVERLAP
+        fresh, newest = read(since)
+        self.covered.update(fresh)
+        if newest is not None:
+            self.covered_seen = max(newest, self.covered_seen or newest)
+        return dict(self.covered)
 
     @contextmanager
     def call_slot(self) -> Iterator[None]:

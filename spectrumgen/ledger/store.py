@@ -185,6 +185,20 @@ class Ledger:
             )
             return {(c, a, x): n for c, a, x, n in rows}
 
+    def coverage_since(
+        self, spec_name: str, since: datetime | None, session: Session | None = None
+    ) -> tuple[dict[CellKey, int], datetime | None]:
+        """The cells of a spec counted at or after `since` (all when None), with their counts
+        across all runs, and when the newest of them was counted (in `session` when given).
+        Counts are totals, not increments: reading a cell twice is harmless."""
+        query = _COVERAGE_SINCE if since is not None else _COVERAGE
+        given = {"spec": spec_name, "since": since}
+        with self.sessions.reusing(session) as session:
+            db = session.connection()
+            newest = db.execute(_NEWEST_COVERAGE, given).scalar_one_or_none() or since
+            rows = db.execute(query, given).all()  # no timestamps: parsing them cost the most
+        return {(c, a, x): n for c, a, x, n in rows}, newest
+
     def accepted_rows(self, run_id: str) -> list[dict[str, Any]]:
         """The run's accepted examples as quota rows: the three axes and the score."""
         with self.sessions() as session:
@@ -658,6 +672,16 @@ _RELEASE_CLAIMS = delete(Claim).where(
     Claim.scenario_id.in_(bindparam("scenarios", expanding=True)),
 )
 _RUN_TOTALS = select(*RunTotals.__table__.c).where(RunTotals.run_id == bindparam("run"))
+_COVERAGE = select(
+    ParameterCoverage.capacity_level,
+    ParameterCoverage.authenticity_target,
+    ParameterCoverage.complexity_type,
+    ParameterCoverage.generated_count,
+).where(ParameterCoverage.spec_name == bindparam("spec"))
+_COVERAGE_SINCE = _COVERAGE.where(ParameterCoverage.last_generated >= bindparam("since"))
+_NEWEST_COVERAGE = select(func.max(ParameterCoverage.last_generated)).where(
+    ParameterCoverage.spec_name == bindparam("spec")
+)
 
 # The dialect's upserts, by name (`_statements`).
 Statements = dict[str, Any]

@@ -52,6 +52,8 @@ class ParameterCoverage(Base):
     __tablename__ = "parameter_coverage"
     __table_args__ = (
         UniqueConstraint("spec_name", "capacity_level", "authenticity_target", "complexity_type"),
+        # planning reads the cells counted since its last look
+        Index("ix_parameter_coverage_spec_name_last_generated", "spec_name", "last_generated"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -70,7 +70,9 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
             ):  # what is accepted, claimed and covered, at once
                 standing = ledger.standing(spec, run_id, view)
                 claims = live_claims(ledger, run_id, view)
-                coverage = ledger.coverage_counts(spec.name, view)
+                coverage = shared.coverage(
+                    lambda since: ledger.coverage_since(spec.name, since, view)
+                )
             accepted_count = standing.accepted
             calls_per_batch = context.calls_per_batch(judged=parts.routes.judge is not None)
             models = len({parts.routes.model_for(c) for c in spec.bucket_names("complexity_type")})
