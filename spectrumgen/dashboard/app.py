@@ -45,7 +45,7 @@ def create_app(view: LedgerView, run_id: str | None = None) -> Starlette:
     async def run_page(request: Request) -> Response:
         wanted = request.path_params["run_id"]
         try:
-            known = await run_in_threadpool(_known, view, wanted)
+            known = await run_in_threadpool(view.has_run, wanted)
         except SQLAlchemyError:
             known = True  # the ledger is away: the page says so and waits for it
         if not known:
@@ -113,10 +113,6 @@ async def _answer(read: Callable[[], Any], missing: str = "not found") -> Respon
     if found is None:
         return JSONResponse({"error": missing}, status_code=404)
     return JSONResponse(found, headers={"Cache-Control": "no-store"})
-
-
-def _known(view: LedgerView, run_id: str) -> bool:
-    return any(run["run_id"] == run_id for run in view.runs())
 
 
 def _page(title: str, kind: str, data: dict[str, str]) -> str:

@@ -25,6 +25,7 @@ from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from spectrumgen.ledger.store import in_memory
 from spectrumgen.ledger.tables import (
     JUDGE_SUFFIX,
     Batch,
@@ -50,9 +51,9 @@ def read_only_engine(url: str) -> Engine:
     """An engine that cannot write the ledger at `url` (SQLite file or PostgreSQL)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database in (None, "", ":memory:"):
+        if in_memory(url):
             raise ValueError("the dashboard reads a ledger file or server, not an in-memory one")
-        path = Path(parsed.database).resolve()
+        path = Path(str(parsed.database)).resolve()
         return create_engine(
             f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true",
             connect_args={"check_same_thread": False},
@@ -168,6 +169,11 @@ class LedgerView:
                 }
             )
         return found
+
+    def has_run(self, run_id: str) -> bool:
+        """True when the ledger holds the run (one row read)."""
+        with Session(self.engine) as db:
+            return db.get(Run, run_id) is not None
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         """Everything the run's page shows, as of now; None for an unknown run."""

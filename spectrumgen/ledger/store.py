@@ -104,7 +104,7 @@ class Ledger:
             _check_columns(self.engine, url)
         except DatabaseError as error:
             raise opening_error(url, error) from None
-        self.sessions = Sessions(self.engine, one_connection=_in_memory(url))
+        self.sessions = Sessions(self.engine, one_connection=in_memory(url))
         self.url = url
 
     # --- runs -------------------------------------------------------------------------------
@@ -175,14 +175,7 @@ class Ledger:
     def coverage_counts(self, spec_name: str, session: Session | None = None) -> dict[CellKey, int]:
         """Accepted examples per cell of a spec, across all runs (in `session` when given)."""
         with self.sessions.reusing(session) as session:
-            rows = session.execute(
-                select(
-                    ParameterCoverage.capacity_level,
-                    ParameterCoverage.authenticity_target,
-                    ParameterCoverage.complexity_type,
-                    ParameterCoverage.generated_count,
-                ).where(ParameterCoverage.spec_name == spec_name)
-            )
+            rows = session.connection().execute(_COVERAGE, {"spec": spec_name})
             return {(c, a, x): n for c, a, x, n in rows}
 
     def coverage_since(
@@ -191,13 +184,14 @@ class Ledger:
         """The cells of a spec counted at or after `since` (all when None), with their counts
         across all runs, and when the newest of them was counted (in `session` when given).
         Counts are totals, not increments: reading a cell twice is harmless."""
-        query = _COVERAGE_SINCE if since is not None else _COVERAGE
         given = {"spec": spec_name, "since": since}
         with self.sessions.reusing(session) as session:
             db = session.connection()
             newest = db.execute(_NEWEST_COVERAGE, given).scalar_one_or_none() or since
-            rows = db.execute(query, given).all()  # no timestamps: parsing them cost the most
-        return {(c, a, x): n for c, a, x, n in rows}, newest
+            if since is None:
+                return self.coverage_counts(spec_name, session), newest
+            rows = db.execute(_COVERAGE_SINCE, given)  # no timestamps: parsing them cost most
+            return {(c, a, x): n for c, a, x, n in rows}, newest
 
     def accepted_rows(self, run_id: str) -> list[dict[str, Any]]:
         """The run's accepted examples as quota rows: the three axes and the score."""
@@ -625,7 +619,7 @@ def opening_error(url: str, error: DatabaseError) -> SpectrumgenError:
 
 def make_engine(url: str) -> Engine:
     """An engine for a ledger URL (an in-memory SQLite one keeps its one connection)."""
-    if _in_memory(url):
+    if in_memory(url):
         # One connection for the whole process: each new one would be a new, empty database.
         return create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     # A server's connections are checked before use (a restart must cost one failed write, not
@@ -808,7 +802,8 @@ def _begin_sqlite(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-def _in_memory(url: str) -> bool:
+def in_memory(url: str) -> bool:
+    """True for a SQLite URL that names no file (`sqlite://`, `:memory:`)."""
     parsed = make_url(url)
     return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
