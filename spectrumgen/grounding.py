@@ -2,9 +2,10 @@
 
 Required steps: the capacity X, the ceiling min(maximum, X + offset) and the gap between what is
 needed and what is given (support_needed - support_provided) each appear in the reasoning, and a
-number written right after "capacity", "ceiling" (or "at most", "up to") or "gap" equals its
-field. Without required steps (the default), such a stated number must still not contradict its
-field by more than `stated_tolerance`.
+number written right after "capacity", "ceiling" (or "at most", "up to"), "gap", "need(s)" or
+"gives" ("offers", "provides") equals its field; so do both of two numbers written together
+("they need 6.5 and 7.5": a field has one value). Without required steps (the default), such a
+stated number must still not contradict its field by more than `stated_tolerance`.
 """
 
 from __future__ import annotations
@@ -16,16 +17,22 @@ from spectrumgen.schemas.scenario import Scenario
 from spectrumgen.schemas.spec import Spec
 
 NUMBER = r"(\d+(?:\.\d+)?)"
+# A second number straight after the first ("need 6.5 and 7.5", "9.1 or 10.8", "5.1 to 5.5"): a
+# quantity stated twice, each checked (a field has one value).
+THEN_NUMBER = rf"(?:\s*(?:support\s*)?(?:and|or|to|-|\u2013)\s*{NUMBER})?"
 TOLERANCE = 0.051  # numbers are written to one decimal
+
+
+def _labelled(words: str, gap: int) -> re.Pattern[str]:
+    return re.compile(rf"\b(?:{words})\b\D{{0,{gap}}}?{NUMBER}{THEN_NUMBER}", re.IGNORECASE)
+
+
 LABELLED = {
-    "capacity": re.compile(rf"\bcapacity\b\D{{0,15}}?{NUMBER}", re.IGNORECASE),
-    "ceiling": re.compile(rf"\b(?:ceiling|at most|up to)\b\D{{0,15}}?{NUMBER}", re.IGNORECASE),
-    "gap": re.compile(rf"\bgap\b\D{{0,15}}?{NUMBER}", re.IGNORECASE),
-    "need": re.compile(rf"\b(?:needs|needed|needing)\b\D{{0,12}}?{NUMBER}", re.IGNORECASE),
-    "support given": re.compile(
-        rf"\b(?:gives|giving|offers|offering|provides|providing)\b\D{{0,12}}?{NUMBER}",
-        re.IGNORECASE,
-    ),
+    "capacity": _labelled("capacity", 15),
+    "ceiling": _labelled("ceiling|at most|up to", 15),
+    "gap": _labelled("gap", 15),
+    "need": _labelled("needs?|needed|needing", 12),
+    "support given": _labelled("gives|giving|offers|offering|provides|providing", 12),
 }
 STEPS = ("capacity", "ceiling", "gap")  # what require_calculation_steps asks the reasoning to state
 
@@ -52,10 +59,10 @@ def grounding_problems(spec: Spec, scenario: Scenario, item: GeneratedItem) -> l
         tolerance = TOLERANCE if strict else grounding.stated_tolerance + 1e-9
         for name, value in expected.items():
             for match in LABELLED[name].finditer(item.reasoning):
-                stated = float(match.group(1))
-                problem = f"reasoning says {name} {stated:g}, the fields give {value:g}"
-                if abs(stated - value) > tolerance and problem not in problems:
-                    problems.append(problem)
+                for stated in (float(n) for n in match.groups() if n is not None):
+                    problem = f"reasoning says {name} {stated:g}, the fields give {value:g}"
+                    if abs(stated - value) > tolerance and problem not in problems:
+                        problems.append(problem)
     if grounding.require_qualitative_anchors:
         words = grounding.anchors.get(scenario.capacity_level, [])
         text = f"{item.reasoning} {item.response}".lower()

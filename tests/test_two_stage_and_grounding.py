@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from spectrumgen.graph.builder import build_graph
@@ -99,3 +100,44 @@ def test_grounding_names_each_missing_step_and_anchor(spec: Spec, tmp_path: Path
         }
     )
     assert grounding_problems(grounded, scenario, fixed) == []
+
+
+@pytest.mark.parametrize(
+    ("reasoning", "problem"),
+    [
+        ("Capacity 3 allows up to 5 support; they need 4 and 6.5 for it.", "need 6.5"),
+        ("Capacity 3 allows up to 5 support; they need 9.1 or 4 of it.", "need 9.1"),
+        ("Capacity 3 allows up to 5 support; she needs 3.9 to 5.5 support.", "need 5.5"),
+        ("Capacity 3 allows up to 5 support; they need 8 and the character gives 3.", "need 8"),
+    ],
+)
+def test_every_stated_need_is_checked_even_two_at_once(
+    spec: Spec, reasoning: str, problem: str
+) -> None:
+    # The embedded model's kept examples said "they need 6.5 and 7.5": a field has one value.
+    scenario = Scenario(
+        scenario_id="s1",
+        capacity_level="low",
+        authenticity_target="authentic",
+        complexity_type="baseline",
+        effective_capacity=3.0,
+        authenticity_score=0.7,
+        authenticity_low=0.6,
+        authenticity_high=0.8,
+        support_needed=4.0,
+        support_ceiling=5.0,
+    )
+    item = GeneratedItem(
+        scenario_id="s1",
+        context="Mara asks for help moving house this weekend.",
+        response="I can give you Saturday morning, not the whole weekend.",
+        reasoning=reasoning,
+        support_provided=3.0,
+        authenticity_score=0.7,
+    )
+    assert spec.numerical_grounding.check_stated_numbers
+    assert grounding_problems(spec, scenario, item) == [
+        f"reasoning says {problem}, the fields give 4"
+    ]
+    honest = item.model_copy(update={"reasoning": "Capacity 3 allows up to 5; they need 4."})
+    assert grounding_problems(spec, scenario, honest) == []
