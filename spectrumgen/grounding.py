@@ -23,8 +23,8 @@ THEN_NUMBER = rf"(?:\s*(?:support\s*)?(?:and|or|to|-|\u2013)\s*{NUMBER})?"
 TOLERANCE = 0.051  # numbers are written to one decimal
 
 
-def _labelled(words: str, gap: int) -> re.Pattern[str]:
-    return re.compile(rf"\b(?:{words})\b\D{{0,{gap}}}?{NUMBER}{THEN_NUMBER}", re.IGNORECASE)
+def _labelled(words: str, gap: int, unless: str = "") -> re.Pattern[str]:
+    return re.compile(rf"\b(?:{words})\b{unless}\D{{0,{gap}}}?{NUMBER}{THEN_NUMBER}", re.IGNORECASE)
 
 
 LABELLED = {
@@ -32,7 +32,10 @@ LABELLED = {
     "ceiling": _labelled("ceiling|at most|up to", 15),
     "gap": _labelled("gap", 15),
     "need": _labelled("needs?|needed|needing", 12),
-    "support given": _labelled("gives|giving|offers|offering|provides|providing", 12),
+    # "could give up to 7" states the ceiling, not what is given.
+    "support given": _labelled(
+        "gives?|giving|offers?|offering|provides?|providing", 12, r"(?!\s+(?:up to|at most))"
+    ),
 }
 STEPS = ("capacity", "ceiling", "gap")  # what require_calculation_steps asks the reasoning to state
 

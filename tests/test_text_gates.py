@@ -20,9 +20,11 @@ from spectrumgen.schemas.spec import Spec
 from spectrumgen.text_gates import (
     GATES,
     duplicate_ngram_share,
+    field_problems,
     item_problems,
     labelled_rows,
     precision_recall,
+    unknown_words,
     words,
 )
 from tests.helpers import make_scenarios, valid_item
@@ -234,6 +236,53 @@ def test_coherence_compares_a_response_after_its_own_context_with_the_likeliest_
     assert check_coherence(off, overlap_scorer, elsewhere, response) == []
     too_few = spec.model_copy(update={"exemplars": spec.exemplars[:2]})  # no distractor left
     assert coherence_margin(too_few, overlap_scorer, elsewhere, response) is None
+
+
+def test_coherence_swaps_the_request_when_the_context_holds_it(spec: Spec) -> None:
+    # The embedded model's contexts hold their request word for word: the distractors are the same
+    # context asking for other requests, so sharing the asker's name earns a reply nothing.
+    request = "help painting a new flat"
+    context = f"Suki, a cousin who just moved to town asks the character for {request}."
+    others = distractors(spec, context, request)
+    count = spec.example_rules.text_quality.coherence_distractors
+    assert len(others) == count and len(set(others)) == count
+    for other in others:
+        assert other.startswith("Suki, a cousin who just moved to town asks the character for ")
+        assert (
+            request not in other
+            and other.removesuffix(".").split(" for ", 1)[1] in (spec.situation_hints["asks"])
+        )
+    assert distractors(spec, context, request) == others  # the same request, the same choice
+    answers = "Sure, Suki, I can help with painting the new flat on Sunday."
+    echoes = "Sure, Suki, I moved to town too, cousin, it's a lot."  # names, no answer
+    assert check_coherence(spec, overlap_scorer, context, answers, request) == []
+    [reason] = check_coherence(spec, overlap_scorer, context, echoes, request)
+    assert reason.startswith("incoherent: the response is hardly likelier after its own request")
+    # Against exemplar contexts (the request not given) the echo wins on shared words alone.
+    assert check_coherence(spec, overlap_scorer, context, echoes) == []
+    # A context without its request falls back to the exemplars' contexts.
+    assert distractors(spec, "Ruth calls late at night.", request) == distractors(spec)
+
+
+def test_words_in_no_english_word_list_are_broken_words(spec: Spec) -> None:
+    rules = spec.example_rules.text_quality
+    glued = "I can take afamily photo on Sunday, but theidle hours before that are mine."
+    [reason] = field_problems(rules, "response", glued)
+    assert reason == "broken_words: response has words that are not English ('afamily', 'theidle')"
+    assert unknown_words("Aonference and goodlylylyly") == ["goodlylylyly"]  # names not checked
+    fine = "Ma'am, y'all know my neighbour's sister-in-law won't organise the clear-out."
+    assert unknown_words(fine) == [] and field_problems(rules, "response", fine) == []
+    off = rules.model_copy(update={"max_unknown_words": None})
+    assert field_problems(off, "response", glued) == []
+
+
+@pytest.mark.parametrize("ending", ["I've always been.", "and I'll just.", "and I am very."])
+def test_a_field_cut_off_after_an_auxiliary_or_adverb_is_unfinished(
+    spec: Spec, ending: str
+) -> None:
+    text = f"I can help you with the boxes on Sunday, {ending}"
+    [reason] = field_problems(spec.example_rules.text_quality, "response", text)
+    assert reason.startswith("unfinished: response stops mid-sentence")
 
 
 def test_a_response_that_parrots_its_context_instead_of_answering_is_a_copy(spec: Spec) -> None:

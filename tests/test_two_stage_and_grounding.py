@@ -141,3 +141,33 @@ def test_every_stated_need_is_checked_even_two_at_once(
     ]
     honest = item.model_copy(update={"reasoning": "Capacity 3 allows up to 5; they need 4."})
     assert grounding_problems(spec, scenario, honest) == []
+
+
+def test_what_the_reasoning_says_is_given_is_checked_but_not_the_ceiling_it_names(
+    spec: Spec,
+) -> None:
+    scenario = Scenario(
+        scenario_id="s1",
+        capacity_level="low",
+        authenticity_target="authentic",
+        complexity_type="baseline",
+        effective_capacity=3.0,
+        authenticity_score=0.7,
+        authenticity_low=0.6,
+        authenticity_high=0.8,
+        support_needed=4.0,
+        support_ceiling=5.0,
+    )
+    item = GeneratedItem(
+        scenario_id="s1",
+        context="Mara asks for help moving house this weekend.",
+        response="I can give you Saturday morning, not the whole weekend.",
+        reasoning="Capacity 3 allows up to 5 support; they need 4 to provide 10 support.",
+        support_provided=3.0,
+        authenticity_score=0.7,
+    )
+    assert grounding_problems(spec, scenario, item) == [
+        "reasoning says support given 10, the fields give 3"
+    ]
+    ceiling = "Capacity 3: she could give up to 5, and gives 3 of the 4 needed."
+    assert grounding_problems(spec, scenario, item.model_copy(update={"reasoning": ceiling})) == []

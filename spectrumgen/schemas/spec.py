@@ -184,6 +184,15 @@ class TextQuality(_Strict):
         description="Words with two apostrophes or 's on a function word (and's), or numbers run "
         "together (8.3 7.5): token-stitching, never writing.",
     )
+    max_unknown_words: int | None = Field(
+        default=0,
+        ge=0,
+        description="Lower-case words in no English word list (wordfreq's, 321,000 words from "
+        "Wikipedia, subtitles, books and the web; names are capitalised and not checked): "
+        "'afamily', 'theidle', 'aonference', a small model gluing or inventing tokens. None of the "
+        "labelled set's 32 good rows, the spec's exemplars or a scripted run has one; null turns "
+        "the check off (another language, a domain full of jargon).",
+    )
     max_glued_punctuation: int = Field(
         default=1, ge=0, description="Words run together through punctuation ('help,and')."
     )
@@ -211,18 +220,28 @@ class TextQuality(_Strict):
         default=0.15,
         description="How much likelier (nats per token) a response must be after its own context "
         "than after any distractor context (`spectrumgen.coherence`); None turns it off. Run only "
-        "where the writing model can score text (embedded). Set on the labelled set's 32 good "
-        "rows against the same responses under another row's context (bench/coherence.py): the "
-        "lowest margin that rejects every moved response (the highest was +0.104), keeping 21.",
+        "where the writing model can score text (embedded). bench/coherence.py: with the request "
+        "swapped (the embedded backend's contexts), no moved reply of 24 scores over +0.071 and "
+        "18 of 24 matched ones keep +0.15; with exemplar contexts as distractors, no moved "
+        "response of the labelled set's 34 good rows scores over +0.104, 22 of 34 keep +0.15.",
     )
     coherence_distractors: int = Field(
-        default=4, ge=1, le=20, description="Exemplar contexts each response is tried after."
+        default=4,
+        ge=1,
+        le=20,
+        description="Distractor contexts each response is tried after: its context asking for "
+        "other requests of the spec's `asks` hints when it holds its own, else exemplar contexts.",
     )
     topic_cues: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Per field, regexes of which `min_topic_cues` must match (case-insensitive).",
     )
     min_topic_cues: dict[str, int] = Field(default_factory=dict)
+    required_topic_cues: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Per field, regexes every one of which must match: a reasoning must say what "
+        "the character gives or does, whatever else it names.",
+    )
     off_topic_cues: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Per field, regexes none of which may match: a response that speaks of 'the "
@@ -236,7 +255,8 @@ class TextQuality(_Strict):
     def _cues_compile(self) -> Self:
         import re
 
-        for name, cues in [*self.topic_cues.items(), *self.off_topic_cues.items()]:
+        listed = [self.topic_cues, self.required_topic_cues, self.off_topic_cues]
+        for name, cues in [item for cues_by_field in listed for item in cues_by_field.items()]:
             for cue in cues:
                 try:
                     re.compile(cue)
