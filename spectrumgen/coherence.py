@@ -11,10 +11,14 @@ Models"), used here as a gate rather than for reranking:
 
 where logp is the mean log-probability per response token, in nats. The model reads a short
 document: a header, two of the spec's exemplars as context/reply pairs, then the context being
-tested. The distractors are the contexts of the next few exemplars. The thresholds are in the
-spec's `example_rules.text_quality` (`min_coherence_margin`, `coherence_distractors`);
-`bench/coherence.py` measures them on the labelled set's good rows against the same responses
-moved to another row's context.
+tested. The distractors are minimal pairs where they can be: when the context holds the
+scenario's request (its `asks` hint, as the embedded model's contexts do), each distractor is the
+same context asking for another of the spec's requests, so a reply earns its margin by answering
+*this* request, not by repeating the asker's name or the context's words. Otherwise they are the
+contexts of the next few exemplars. The thresholds are in the spec's `example_rules.text_quality`
+(`min_coherence_margin`, `coherence_distractors`); `bench/coherence.py` measures them on
+hand-written replies against the same replies moved to another request or context, and on the
+embedded model's own kept examples, labelled by hand.
 
 The gate runs only where the writing backend can score text (the embedded model). With a model
 behind an API, whether a response fits is the judge's call (`--judge`).
@@ -49,16 +53,29 @@ def document(spec: Spec) -> str:
     return HEADER + "".join(pair(e.context, e.response) for e in shown)
 
 
-def distractors(spec: Spec) -> list[str]:
-    """The other situations a response is tried after: exemplar contexts not in the document."""
+def distractors(spec: Spec, context: str = "", request: str | None = None) -> list[str]:
+    """The other situations a response is tried after: the context asking for other requests
+    when it holds its own (`request`, the scenario's `asks` hint), else exemplar contexts not in
+    the document."""
     count = spec.example_rules.text_quality.coherence_distractors
+    requests = spec.situation_hints.get("asks", [])
+    at = context.lower().find(request.lower()) if request else -1
+    others = [r for r in requests if r.lower() != (request or "").lower()]
+    if request and at >= 0 and others:
+        step = max(1, len(others) // count)  # spread over the list: unlike requests, not neighbours
+        start = sum(map(ord, request)) % len(others)  # the same choice for the same request
+        picked = [others[(start + i * step) % len(others)] for i in range(min(count, len(others)))]
+        end = at + len(request)
+        return [context[:at] + other + context[end:] for other in dict.fromkeys(picked)]
     return [e.context for e in spec.exemplars[SHOWN_EXEMPLARS : SHOWN_EXEMPLARS + count]]
 
 
-def coherence_margin(spec: Spec, scorer: Scorer, context: str, response: str) -> float | None:
+def coherence_margin(
+    spec: Spec, scorer: Scorer, context: str, response: str, request: str | None = None
+) -> float | None:
     """How much likelier the response is after its own context than after the likeliest
     distractor, in nats per token; None when the spec has no distractors to compare with."""
-    others = distractors(spec)
+    others = distractors(spec, context, request)
     if not others:
         return None
     head = document(spec)
@@ -67,18 +84,21 @@ def coherence_margin(spec: Spec, scorer: Scorer, context: str, response: str) ->
     return own - max(scorer(head + pair(other), text) for other in others)
 
 
-def check_coherence(spec: Spec, scorer: Scorer, context: str, response: str) -> list[str]:
+def check_coherence(
+    spec: Spec, scorer: Scorer, context: str, response: str, request: str | None = None
+) -> list[str]:
     """`incoherent: ...` when the response does not answer its own context, else nothing."""
     rules = spec.example_rules.text_quality
     if not rules.enabled or rules.min_coherence_margin is None:
         return []
     try:
-        margin = coherence_margin(spec, scorer, context, response)
+        margin = coherence_margin(spec, scorer, context, response, request)
     except ValueError as error:  # e.g. longer than the model's context: unverified is not kept
         return [f"{INCOHERENT}: the response could not be scored ({error})"]
     if margin is None or margin >= rules.min_coherence_margin:
         return []
     return [
-        f"{INCOHERENT}: the response is hardly likelier after its own context than after "
+        f"{INCOHERENT}: the response is hardly likelier after its own "
+        f"{'request' if request and request.lower() in context.lower() else 'context'} than after "
         f"another ({margin:+.2f} nats per token; needs {rules.min_coherence_margin:+.2f})"
     ]

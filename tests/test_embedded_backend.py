@@ -118,17 +118,21 @@ def test_the_grammar_keeps_key_order_and_opens_contexts_with_hints_holding_regex
     # and sorted keys once made the model write scores before naming its scenario.
     cell = Cell(capacity_level="low", authenticity_target="failed", complexity_type="baseline")
     scenario = compose_scenario(spec, cell, "s0", random.Random(1)).model_copy(
-        update={"hints": {"who": "Mr. Adeyemi (retired) from flat 3.2"}}
+        update={"hints": {"who": "Mr. Adeyemi (retired) from flat 3.2", "asks": "a lift (at 9?)"}}
     )
     backend = backend_for(RunContext(backend="embedded", batch_size=1))
     schema = batch_json_schema(spec, [scenario], backend.text_schemas)
     reply = backend.chat_model.invoke(
         [HumanMessage(completion_document(spec, [scenario], spec.exemplars[:1]))],
         json_schema=schema,
-        max_tokens=30,
+        max_tokens=60,
     )
     text = "".join(str(reply.content).split())  # the grammar allows optional spaces
-    assert text.startswith('{"examples":[{"scenario_id":"s0","context":"Mr.Adeyemi(r')
+    # The context states the scenario's request word for word (the coherence gate swaps it).
+    assert text.startswith(
+        '{"examples":[{"scenario_id":"s0","context":"Mr.Adeyemi(retired)fromflat3.2asksthe'
+        "characterforalift(at9?)"
+    ), text
 
 
 def test_the_coherence_gate_keeps_a_reply_to_its_own_context_and_rejects_it_moved(

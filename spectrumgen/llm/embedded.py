@@ -48,7 +48,8 @@ INSTALL_HINT = 'pip install -e ".[embedded]" (see the README for the llama-cpp-p
 # capacity and ceiling (the model cannot do that arithmetic; compose already did).
 WORD = r"([a-zA-Z']{1,14}|[0-9]{1,2}([.][0-9])?)"
 WORDS = rf"( {WORD}[,.!?]?)"
-END = rf" {WORD}[.!?]$"
+LAST_WORD = rf" {WORD}[.!?]"  # a sentence's last word and its stop
+END = rf"{LAST_WORD}$"
 OPENERS = "I|I'm|I'll|I've|I'd|Yes|No|Okay|Oh|Sorry|Look|Listen|Fine|Sure|Well|Honestly|Maybe"
 TEXT_PATTERNS = {
     "context": rf"^[A-Z][a-zA-Z']{{0,13}}[,]?{WORDS}{{6,30}}{END}",
@@ -265,8 +266,14 @@ def text_schemas(scenario: Scenario | None = None) -> dict[str, dict[str, Any]]:
     """What the grammar lets the model write in each text field of a scenario's example."""
     patterns = dict(TEXT_PATTERNS)
     if scenario is not None:
-        who = scenario.hints.get("who")
-        if who:
+        who, asks = scenario.hints.get("who"), scenario.hints.get("asks")
+        if who and asks:
+            # The situation's request, word for word: the model's own requests drifted ("asks
+            # Tobias to take her twins to a doctor to study for a resit exam"), and the coherence
+            # gate tries the reply after this context with the request swapped.
+            opening = _literal(f"{who[0].upper() + who[1:]} asks the character for {asks}")
+            patterns["context"] = rf"^{opening}({WORDS}{{0,24}}{LAST_WORD}|[.])$"
+        elif who:
             opening = _literal(who[0].upper() + who[1:])
             patterns["context"] = rf"^{opening}{WORDS}{{5,30}}{END}"
         opening = _literal(

@@ -76,7 +76,11 @@ def validate(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         scores_text = scorer(outcome)
         if not outcome.reasons and scores_text is not None:
             outcome.reasons += check_coherence(
-                spec, scores_text, outcome.item.context, outcome.item.response
+                spec,
+                scores_text,
+                outcome.item.context,
+                outcome.item.response,
+                outcome.scenario.hints.get("asks"),
             )
         outcome.accepted = not outcome.reasons
 
