@@ -8,8 +8,9 @@ Same scenarios, same model, same seed, same per-field grammar; only the prompt d
   document     - a completion document (schemas/prompts.py) with the scenarios' situation hints,
                  no exemplars;
   + exemplars  - the same document opening with 2 of the spec's exemplars (today's default).
-An item passes when it breaks no rule (numbers, text-quality gates), copies no exemplar and is no
-near-duplicate of an item passed before it. Prints a table, writes it to
+An item passes when it breaks no rule (numbers, text-quality gates), copies no exemplar, is no
+near-duplicate of an item passed before it and passes the coherence gate (the model scoring its
+reply after its own request against other requests), as in a run. Prints a table, writes it to
 bench/results/embedded_exemplars.md and every item with its reasons to
 bench/results/embedded_exemplars_items.jsonl, for reading.
 """
@@ -27,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from spectrumgen.coherence import check_coherence  # noqa: E402
 from spectrumgen.graph.context import RunContext  # noqa: E402
 from spectrumgen.llm import backend_for, call_batch  # noqa: E402
 from spectrumgen.nodes.compose import compose_scenario  # noqa: E402
@@ -41,12 +43,13 @@ from spectrumgen.schemas.prompts import (  # noqa: E402
     user_prompt,
 )
 from spectrumgen.schemas.scenario import Cell, Scenario  # noqa: E402
+from spectrumgen.schemas.spec import Spec  # noqa: E402
 from spectrumgen.specs import load_spec  # noqa: E402
 
 VARIANTS = ("chat", "document", "+ exemplars")
 
 
-def scenarios_for(spec, batches: int, size: int) -> list[list[Scenario]]:  # type: ignore[no-untyped-def]
+def scenarios_for(spec: Spec, batches: int, size: int) -> list[list[Scenario]]:
     rng = random.Random(7)
     made = []
     for b in range(batches):
@@ -105,6 +108,14 @@ def main() -> None:
                     reasons = check_example(spec, scenario, item) + copies_an_exemplar(spec, item)
                     duplicate = near_duplicate(item.response, passed, spec)
                     reasons += [duplicate] if duplicate else []
+                    if not reasons and backend.scorer is not None:  # the last gate, as in a run
+                        reasons += check_coherence(
+                            spec,
+                            backend.scorer,
+                            item.context,
+                            item.response,
+                            scenario.hints.get("asks"),
+                        )
                 if not reasons and item is not None:
                     counts["passed"] += 1
                     passed[f"{index}/{scenario.scenario_id}"] = item.response

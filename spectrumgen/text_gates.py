@@ -176,7 +176,7 @@ def unknown_words(text: str) -> list[str]:
     known = english_words()
     found = []
     for raw in WORD.findall(text):
-        if raw[0].isupper():
+        if raw[0].isupper() or raw in known:  # names; most words, as written
             continue
         for part in raw.lower().replace(CURLY_APOSTROPHE, "'").strip("'-").split("-"):
             if part and part not in known and not all(p in known for p in part.split("'") if p):

@@ -2,6 +2,7 @@
 
 The target and every number are checked, the output folder is claimed for this run (never two
 runs' files in one folder), and the run's row is written to the ledger (or found, on resume).
+What the lanes' gates read once (the word list) is read here, before the lanes set off together.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from spectrumgen.dataset import RUN_FILES, claim_folder
 from spectrumgen.graph.context import check_target
 from spectrumgen.graph.state import RunState
 from spectrumgen.nodes.common import node_parts
+from spectrumgen.text_gates import english_words
 
 
 def start(state: RunState, runtime: Runtime[Any]) -> dict[str, Any]:
@@ -33,6 +35,9 @@ def start(state: RunState, runtime: Runtime[Any]) -> dict[str, Any]:
     parts.ledger.start_run(
         run_id, parts.spec, target, context.seed, context.backend, context.model, context.routing
     )
+    rules = parts.spec.example_rules.text_quality
+    if rules.enabled and rules.max_unknown_words is not None:
+        english_words()  # the non-word gate's list (0.3 s), read here once, not by every lane
     return {
         "run_id": run_id,
         "target": target,
