@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from spectrumgen.coherence import coherence_margin  # noqa: E402
 from spectrumgen.grounding import grounding_problems  # noqa: E402
 from spectrumgen.llm.embedded import embedded_chat_model  # noqa: E402
+from spectrumgen.reasons import reason_code  # noqa: E402
 from spectrumgen.schemas.example import TEXT_FIELDS, GeneratedItem  # noqa: E402
 from spectrumgen.schemas.scenario import Scenario  # noqa: E402
 from spectrumgen.schemas.spec import Spec  # noqa: E402
@@ -191,7 +192,7 @@ def main() -> None:
         keep = not problems and value >= chosen
         test = "requests" if swapped else "exemplars"
         kept.setdefault((test, bool(item["coherent"])), []).append(keep)
-        gates = ", ".join(sorted({p.split(":")[0] for p in problems})) or "pass"
+        gates = ", ".join(sorted({reason_code(p) for p in problems})) or "pass"
         table.append(
             f"| {item['id']} | {'yes' if item['coherent'] else 'no'} | {gates} | {test} | "
             f"{value:+.3f} | {'kept' if keep else '-'} |"
