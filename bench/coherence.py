@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from spectrumgen.coherence import coherence_margin  # noqa: E402
 from spectrumgen.grounding import grounding_problems  # noqa: E402
 from spectrumgen.llm.embedded import embedded_chat_model  # noqa: E402
+from spectrumgen.nodes.validate import copies_an_exemplar  # noqa: E402
 from spectrumgen.reasons import reason_code  # noqa: E402
 from spectrumgen.schemas.example import TEXT_FIELDS, GeneratedItem  # noqa: E402
 from spectrumgen.schemas.scenario import Scenario  # noqa: E402
@@ -58,10 +59,11 @@ OPENING = re.compile(r"^Capacity ([0-9.]+) allows up to ([0-9.]+) support; they 
 
 
 def gate_problems(spec: Spec, item: dict[str, Any]) -> list[str]:
-    """Today's text gates and stated-number checks on an item (the scenario's numbers from the
-    reasoning's opening, which the embedded grammar writes from them)."""
+    """Today's text gates, exemplar-copy and stated-number checks on an item (the scenario's
+    numbers from the reasoning's opening, which the embedded grammar writes from them)."""
     fields = {name: str(item[name]) for name in TEXT_FIELDS}
     problems = item_problems(spec.example_rules.text_quality, fields)
+    problems += copies_an_exemplar(spec, GeneratedItem.model_validate({**item, "scenario_id": "s"}))
     opening = OPENING.match(str(item["reasoning"]))
     if opening:
         capacity, ceiling, need = (float(n) for n in opening.groups())

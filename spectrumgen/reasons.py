@@ -16,6 +16,7 @@ PREFIXES = (
     ("authenticity_score", "score_range"),
     ("response is a near-duplicate", "near_duplicate"),
     ("context is a near-duplicate", "near_duplicate"),
+    ("reasoning is a near-duplicate", "near_duplicate"),
     ("quota for", "quota_full"),
     ("quota already met", "quota_full"),
     ("judge:", "judge"),

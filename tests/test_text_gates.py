@@ -174,6 +174,21 @@ def test_a_reasoning_ending_on_an_exemplars_clause_is_a_copy(spec: Spec) -> None
     assert reason.startswith("reasoning is a near-duplicate of exemplar 8 (")
 
 
+def test_a_field_naming_an_exemplars_person_copies_the_exemplar(spec: Spec) -> None:
+    # "they need 6.3 support and Tobias needs 6.5": the embedded model borrowed exemplar people.
+    [scenario] = make_scenarios(spec, 1)
+    fine = GeneratedItem.model_validate(valid_item(scenario))
+    item = fine.model_copy(
+        update={"reasoning": "Capacity 5 allows up to 7 support; Tobias needs 6.5 and gets 5."}
+    )
+    [reason] = copies_an_exemplar(spec, item, scenario)
+    assert reason.startswith("reasoning is a near-duplicate of exemplar 4 (it names")
+    assert "'Tobias'" in reason and reason_code(reason) == "near_duplicate"
+    hinted = scenario.model_copy(update={"hints": {"who": "Tobias, a neighbour"}})
+    assert copies_an_exemplar(spec, item, hinted) == []  # the scenario's own Tobias
+    assert copies_an_exemplar(spec, fine, scenario) == []
+
+
 def test_a_response_that_speaks_of_the_character_is_narration_not_its_words(spec: Spec) -> None:
     scenario = make_scenarios(spec, 1)[0]
     item = GeneratedItem.model_validate(

@@ -11,6 +11,7 @@ under quota.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -72,7 +73,7 @@ def validate(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
             continue
         outcome.reasons += check_example(spec, outcome.scenario, outcome.item)
         if not outcome.reasons:
-            outcome.reasons += copies_an_exemplar(spec, outcome.item)
+            outcome.reasons += copies_an_exemplar(spec, outcome.item, outcome.scenario)
         scores_text = scorer(outcome)
         if not outcome.reasons and scores_text is not None:
             outcome.reasons += check_coherence(
@@ -159,27 +160,51 @@ def check_text(spec: Spec, name: str, text: str) -> list[str]:
     return field_problems(rules.text_quality, name, text)
 
 
-def copies_an_exemplar(spec: Spec, item: GeneratedItem) -> list[str]:
-    """A reason for each text field that copies a spec exemplar: near-identical, or sharing a
-    clause (a run of `EXEMPLAR_RUN_WORDS` words; the reasoning is checked for clauses only)."""
+def copies_an_exemplar(
+    spec: Spec, item: GeneratedItem, scenario: Scenario | None = None
+) -> list[str]:
+    """A reason for each text field that copies a spec exemplar: near-identical, sharing a
+    clause (a run of `EXEMPLAR_RUN_WORDS` words; the reasoning is checked for clauses only), or
+    naming an exemplar's person whom the scenario's hints do not name ("Tobias needs 6.5")."""
     reasons = []
     cutoff = spec.example_rules.near_duplicate_similarity
+    hinted = " ".join(scenario.hints.values()) if scenario is not None else ""
     for name in ("response", "context", "reasoning"):
         text = getattr(item, name)
-        for index, exemplar in enumerate(spec.exemplars):
-            theirs = getattr(exemplar, name)
-            # a copy with a sentence added too; a reasoning is checked for clauses only
-            score = 0.0 if name == "reasoning" else similarity(text, theirs, cutoff)
-            if score >= cutoff:
+        for index, person in exemplar_names(spec):
+            if person not in hinted and re.search(rf"\b{re.escape(person)}\b", text):
                 reasons.append(
-                    f"{name} is a near-duplicate of exemplar {index + 1} (similarity {score:.0f})"
+                    f"{name} is a near-duplicate of exemplar {index + 1} (it names that "
+                    f"exemplar's {person!r}, who is not in this scenario)"
                 )
                 break
-            run = shared_run(text, theirs, EXEMPLAR_RUN_WORDS)
-            if run:
-                reasons.append(f"{name} is a near-duplicate of exemplar {index + 1} ({run!r})")
-                break
+        else:
+            reasons += _copied_clause(spec, name, text, cutoff)
     return reasons
+
+
+def exemplar_names(spec: Spec) -> list[tuple[int, str]]:
+    """The first names of the spec's exemplars' people ("Odile, a colleague..." gives Odile)."""
+    found = []
+    for index, exemplar in enumerate(spec.exemplars):
+        first = exemplar.hints.get("who", "").split(",")[0].split()
+        if len(first) == 1 and first[0][:1].isupper():
+            found.append((index, first[0]))
+    return found
+
+
+def _copied_clause(spec: Spec, name: str, text: str, cutoff: float) -> list[str]:
+    """The first exemplar the field copies whole or by a clause, as a reason."""
+    for index, exemplar in enumerate(spec.exemplars):
+        theirs = getattr(exemplar, name)
+        # a copy with a sentence added too; a reasoning is checked for clauses only
+        score = 0.0 if name == "reasoning" else similarity(text, theirs, cutoff)
+        if score >= cutoff:
+            return [f"{name} is a near-duplicate of exemplar {index + 1} (similarity {score:.0f})"]
+        run = shared_run(text, theirs, EXEMPLAR_RUN_WORDS)
+        if run:
+            return [f"{name} is a near-duplicate of exemplar {index + 1} ({run!r})"]
+    return []
 
 
 def is_placeholder(text: str, patterns: list[str]) -> bool:
