@@ -136,16 +136,32 @@ def main() -> None:
         f"{rules.coherence_distractors} distractors, in nats. `python bench/coherence.py`.",
     ]
 
+    Case = tuple[str, str, str | None]  # context, response, request
+
+    def measure(cases: list[tuple[str, Case, Case]]) -> list[str]:
+        """The threshold table of (id, matched case, moved case) pairs."""
+        matched, moved = [], []
+        started = time.perf_counter()
+        for name, own, other in cases:
+            matched.append(margin(*own))
+            moved.append(margin(*other))
+            print(f"{name}: own {matched[-1]:+.3f}, moved {moved[-1]:+.3f}", file=sys.stderr)
+        seconds = (time.perf_counter() - started) / (2 * len(cases))
+        return threshold_table(spec, matched, moved, seconds)
+
     # 1. Requests swapped.
     rows = limit(read("coherence_requests.jsonl"))
-    matched, moved = [], []
-    started = time.perf_counter()
-    for i, row in enumerate(rows):
-        other = rows[(i + SHIFT) % len(rows)]["asks"]
-        matched.append(margin(situation(row), row["response"], row["asks"]))
-        moved.append(margin(situation(row, other), row["response"], other))
-        print(f"{row['id']}: own {matched[-1]:+.3f}, moved {moved[-1]:+.3f}", file=sys.stderr)
-    seconds = (time.perf_counter() - started) / (2 * len(rows))
+    swaps = [rows[(i + SHIFT) % len(rows)]["asks"] for i in range(len(rows))]
+    table_1 = measure(
+        [
+            (
+                row["id"],
+                (situation(row), row["response"], row["asks"]),
+                (situation(row, other), row["response"], other),
+            )
+            for row, other in zip(rows, swaps, strict=True)
+        ]
+    )
     lines += [
         "",
         f"## 1. Requests swapped: {len(rows)} hand-written replies "
@@ -155,20 +171,19 @@ def main() -> None:
         f"the request {SHIFT} rows on (moved); distractors: the situation asking for other "
         "requests. This is the test the embedded backend's examples get.",
         "",
-        *threshold_table(spec, matched, moved, seconds),
+        *table_1,
     ]
 
     # 2. Contexts moved.
     good = limit([row for row in labelled_rows(DATA / "text_quality_labelled.jsonl")])
     good = [row for row in good if row["label"] == "good"]
-    matched, moved = [], []
-    started = time.perf_counter()
-    for i, row in enumerate(good):
-        other = good[(i + SHIFT) % len(good)]["context"]
-        matched.append(margin(row["context"], row["response"]))
-        moved.append(margin(other, row["response"]))
-        print(f"{row['id']}: own {matched[-1]:+.3f}, moved {moved[-1]:+.3f}", file=sys.stderr)
-    seconds = (time.perf_counter() - started) / (2 * len(good))
+    others = [good[(i + SHIFT) % len(good)]["context"] for i in range(len(good))]
+    table_2 = measure(
+        [
+            (row["id"], (row["context"], row["response"], None), (other, row["response"], None))
+            for row, other in zip(good, others, strict=True)
+        ]
+    )
     lines += [
         "",
         f"## 2. Contexts moved: the {len(good)} good rows of "
@@ -177,7 +192,7 @@ def main() -> None:
         f"Each response under its own context and under the context {SHIFT} rows on; "
         "distractors: exemplar contexts (the test for a context without the scenario's request).",
         "",
-        *threshold_table(spec, matched, moved, seconds),
+        *table_2,
     ]
 
     # 3. The embedded model's own items.

@@ -68,26 +68,7 @@ def test_grounding_rejects_reasoning_whose_numbers_disagree_with_the_fields(
 
 def test_grounding_names_each_missing_step_and_anchor(spec: Spec, tmp_path: Path) -> None:
     grounded = load_spec(grounded_spec(spec, tmp_path))
-    scenario = Scenario(
-        scenario_id="s1",
-        capacity_level="low",
-        authenticity_target="authentic",
-        complexity_type="baseline",
-        effective_capacity=3.0,
-        authenticity_score=0.7,
-        authenticity_low=0.6,
-        authenticity_high=0.8,
-        support_needed=4.0,
-        support_ceiling=5.0,
-    )
-    item = GeneratedItem(
-        scenario_id="s1",
-        context="Mara asks for help moving house this weekend.",
-        response="I can give you Saturday morning, not the whole weekend.",
-        reasoning="My capacity is 4 so I help a bit.",
-        support_provided=3.0,
-        authenticity_score=0.7,
-    )
+    scenario, item = low_capacity_case("My capacity is 4 so I help a bit.")
     problems = grounding_problems(grounded, scenario, item)
     assert "reasoning says capacity 4, the fields give 3" in problems
     assert "reasoning does not state the ceiling (5)" in problems
@@ -115,6 +96,30 @@ def test_every_stated_need_is_checked_even_two_at_once(
     spec: Spec, reasoning: str, problem: str
 ) -> None:
     # The embedded model's kept examples said "they need 6.5 and 7.5": a field has one value.
+    scenario, item = low_capacity_case(reasoning)
+    assert spec.numerical_grounding.check_stated_numbers
+    assert grounding_problems(spec, scenario, item) == [
+        f"reasoning says {problem}, the fields give 4"
+    ]
+    honest = item.model_copy(update={"reasoning": "Capacity 3 allows up to 5; they need 4."})
+    assert grounding_problems(spec, scenario, honest) == []
+
+
+def test_what_the_reasoning_says_is_given_is_checked_but_not_the_ceiling_it_names(
+    spec: Spec,
+) -> None:
+    scenario, item = low_capacity_case(
+        "Capacity 3 allows up to 5 support; they need 4 to provide 10 support."
+    )
+    assert grounding_problems(spec, scenario, item) == [
+        "reasoning says support given 10, the fields give 3"
+    ]
+    ceiling = "Capacity 3: she could give up to 5, and gives 3 of the 4 needed."
+    assert grounding_problems(spec, scenario, item.model_copy(update={"reasoning": ceiling})) == []
+
+
+def low_capacity_case(reasoning: str) -> tuple[Scenario, GeneratedItem]:
+    """A scenario at capacity 3 (ceiling 5, need 4) and an item giving 3 with this reasoning."""
     scenario = Scenario(
         scenario_id="s1",
         capacity_level="low",
@@ -135,39 +140,4 @@ def test_every_stated_need_is_checked_even_two_at_once(
         support_provided=3.0,
         authenticity_score=0.7,
     )
-    assert spec.numerical_grounding.check_stated_numbers
-    assert grounding_problems(spec, scenario, item) == [
-        f"reasoning says {problem}, the fields give 4"
-    ]
-    honest = item.model_copy(update={"reasoning": "Capacity 3 allows up to 5; they need 4."})
-    assert grounding_problems(spec, scenario, honest) == []
-
-
-def test_what_the_reasoning_says_is_given_is_checked_but_not_the_ceiling_it_names(
-    spec: Spec,
-) -> None:
-    scenario = Scenario(
-        scenario_id="s1",
-        capacity_level="low",
-        authenticity_target="authentic",
-        complexity_type="baseline",
-        effective_capacity=3.0,
-        authenticity_score=0.7,
-        authenticity_low=0.6,
-        authenticity_high=0.8,
-        support_needed=4.0,
-        support_ceiling=5.0,
-    )
-    item = GeneratedItem(
-        scenario_id="s1",
-        context="Mara asks for help moving house this weekend.",
-        response="I can give you Saturday morning, not the whole weekend.",
-        reasoning="Capacity 3 allows up to 5 support; they need 4 to provide 10 support.",
-        support_provided=3.0,
-        authenticity_score=0.7,
-    )
-    assert grounding_problems(spec, scenario, item) == [
-        "reasoning says support given 10, the fields give 3"
-    ]
-    ceiling = "Capacity 3: she could give up to 5, and gives 3 of the 4 needed."
-    assert grounding_problems(spec, scenario, item.model_copy(update={"reasoning": ceiling})) == []
+    return scenario, item
