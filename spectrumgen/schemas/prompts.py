@@ -22,7 +22,7 @@ Rules:
 1. Capacity X allows at most min({maximum:g}, X+{offset:g}) support: support_provided never exceeds the scenario's "ceiling".
 2. Authenticity targets: {targets}. authenticity_score stays inside "score_range".
 3. Complexity types: {types}.
-4. "context": the concrete situation, who asks for what and why now, from its hints if given. "response": what the character says or does, in their voice. "reasoning": capacity, ceiling, gap to "support_needed", and why.
+4. "context": the concrete situation, who asks for what and why now, from its hints if given. "response": what the character says or does, in their voice. "reasoning" (third person): capacity, ceiling, what is given, gap to "support_needed".
 5. Each example is specific to its scenario; no shared phrasing.
 Reply with JSON only: {{"examples": [{{"scenario_id", "context", "response", "reasoning", "support_provided", "authenticity_score"}}]}}, one item per scenario, ids as given."""
 
@@ -43,7 +43,7 @@ EXEMPLARS_HEADER = (
     "FINISHED EXAMPLES of other scenarios, for form only (never reuse their wording):"
 )
 
-DOCUMENT_HEADER = """Training examples about {character}. Rules: support_provided never exceeds "ceiling"; authenticity_score stays inside "score_range"; "context" is who asks the character for what and why now; "response" is what the character says or does, in their own voice; "reasoning" gives capacity, ceiling, the gap to "support_needed", and why. Every example is written fresh for its scenario."""
+DOCUMENT_HEADER = """Training examples about {character}. Rules: support_provided never exceeds "ceiling"; authenticity_score stays inside "score_range"; "context" is who asks the character for what and why now; "response" is what the character says or does, in their own voice; "reasoning" is about the character (no "I" or "you"): capacity, ceiling, what it gives, the gap to "support_needed", and why. Every example is written fresh for its scenario."""
 
 
 def system_prompt(spec: Spec, scenarios: list[Scenario], stage: str = "full") -> str:
