@@ -63,7 +63,8 @@ def gate_problems(spec: Spec, item: dict[str, Any]) -> list[str]:
     numbers from the reasoning's opening, which the embedded grammar writes from them)."""
     fields = {name: str(item[name]) for name in TEXT_FIELDS}
     problems = item_problems(spec.example_rules.text_quality, fields)
-    problems += copies_an_exemplar(spec, GeneratedItem.model_validate({**item, "scenario_id": "s"}))
+    model_item = GeneratedItem.model_validate({**item, "scenario_id": "s"})
+    problems += copies_an_exemplar(spec, model_item)
     opening = OPENING.match(str(item["reasoning"]))
     if opening:
         capacity, ceiling, need = (float(n) for n in opening.groups())
@@ -79,7 +80,6 @@ def gate_problems(spec: Spec, item: dict[str, Any]) -> list[str]:
             support_needed=need,
             support_ceiling=ceiling,
         )
-        model_item = GeneratedItem.model_validate({**item, "scenario_id": "s"})
         problems += grounding_problems(spec, scenario, model_item)
     return problems
 

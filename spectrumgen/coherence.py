@@ -58,16 +58,22 @@ def distractors(spec: Spec, context: str = "", request: str | None = None) -> li
     when it holds its own (`request`, the scenario's `asks` hint), else exemplar contexts not in
     the document."""
     count = spec.example_rules.text_quality.coherence_distractors
-    requests = spec.situation_hints.get("asks", [])
-    at = context.lower().find(request.lower()) if request else -1
-    others = [r for r in requests if r.lower() != (request or "").lower()]
-    if request and at >= 0 and others:
+    others = [
+        r for r in spec.situation_hints.get("asks", []) if r.lower() != (request or "").lower()
+    ]
+    if request and holds(context, request) and others:
+        at = context.lower().find(request.lower())
         step = max(1, len(others) // count)  # spread over the list: unlike requests, not neighbours
         start = sum(map(ord, request)) % len(others)  # the same choice for the same request
         picked = [others[(start + i * step) % len(others)] for i in range(min(count, len(others)))]
         end = at + len(request)
         return [context[:at] + other + context[end:] for other in dict.fromkeys(picked)]
     return [e.context for e in spec.exemplars[SHOWN_EXEMPLARS : SHOWN_EXEMPLARS + count]]
+
+
+def holds(context: str, request: str | None) -> bool:
+    """True when the context states its request word for word (case aside)."""
+    return bool(request) and str(request).lower() in context.lower()
 
 
 def coherence_margin(
@@ -99,6 +105,6 @@ def check_coherence(
         return []
     return [
         f"{INCOHERENT}: the response is hardly likelier after its own "
-        f"{'request' if request and request.lower() in context.lower() else 'context'} than after "
+        f"{'request' if holds(context, request) else 'context'} than after "
         f"another ({margin:+.2f} nats per token; needs {rules.min_coherence_margin:+.2f})"
     ]

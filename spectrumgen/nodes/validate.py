@@ -169,10 +169,11 @@ def copies_an_exemplar(
     reasons = []
     cutoff = spec.example_rules.near_duplicate_similarity
     hinted = " ".join(scenario.hints.values()) if scenario is not None else ""
+    borrowed = [(i, person) for i, person in exemplar_names(spec) if person not in hinted]
     for name in ("response", "context", "reasoning"):
         text = getattr(item, name)
-        for index, person in exemplar_names(spec):
-            if person not in hinted and re.search(rf"\b{re.escape(person)}\b", text):
+        for index, person in borrowed:
+            if cue_pattern(rf"\b{re.escape(person)}\b").search(text):
                 reasons.append(
                     f"{name} is a near-duplicate of exemplar {index + 1} (it names that "
                     f"exemplar's {person!r}, who is not in this scenario)"
