@@ -68,8 +68,9 @@ DANGLING = frozenset(
         *("i'm", "we're", "you're", "they're", "i'll", "we'll", "you'll", "they'll"),
         *("i've", "we've", "i'd", "we'd"),
         # Cut off after an auxiliary or an adverb waiting for its verb ("I've always been.",
-        # "I'll just.", "...and I would very."): seen in the embedded model's kept examples.
-        *("been", "just", "very"),
+        # "I'll just.", "...and I would very.", "The character is also."): seen in the embedded
+        # model's kept examples.
+        *("been", "just", "very", "also"),
     )
 )
 FINISHED_POSSESSIVES = frozenset(["let's", "it's", "that's", "what's", "here's", "there's"])

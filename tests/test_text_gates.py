@@ -291,7 +291,9 @@ def test_words_in_no_english_word_list_are_broken_words(spec: Spec) -> None:
     assert field_problems(off, "response", glued) == []
 
 
-@pytest.mark.parametrize("ending", ["I've always been.", "and I'll just.", "and I am very."])
+@pytest.mark.parametrize(
+    "ending", ["I've always been.", "and I'll just.", "and I am very.", "and it is also."]
+)
 def test_a_field_cut_off_after_an_auxiliary_or_adverb_is_unfinished(
     spec: Spec, ending: str
 ) -> None:
