@@ -34,7 +34,7 @@ from spectrumgen.graph.routing import (
     fan_out_lanes,
 )
 from spectrumgen.graph.state import GenerationInput, GenerationOutput, GenerationState, RunState
-from spectrumgen.nodes.common import node_parts
+from spectrumgen.nodes.common import EVENTS_KEY, node_parts
 from spectrumgen.nodes.compose import compose
 from spectrumgen.nodes.finish import finish
 from spectrumgen.nodes.generate import make_generate
@@ -146,7 +146,7 @@ def build_lane_graph(
 
 def make_lane(loop: CompiledStateGraph[Any, Any, Any, Any]) -> Callable[..., dict[str, Any]]:
     """The lane node: runs one lane's loop (a subgraph, checkpointed under the run's thread, so
-    a resumed run goes on in each lane from its last step) and passes its progress events on to
+    a resumed run goes on in each lane from its last step), its nodes' progress events going to
     whoever streams the run."""
 
     def lane(
@@ -160,13 +160,14 @@ def make_lane(loop: CompiledStateGraph[Any, Any, Any, Any]) -> Callable[..., dic
         # A lane takes about ten steps per batch and ends by the call budget: LangGraph's
         # default limit of steps (10,000) must not end a long run whatever the caller passed.
         limit = max(int(config.get("recursion_limit") or 0), RECURSION_LIMIT)
+        # The loop's nodes write their progress events straight to whoever streams the run
+        # (`EVENTS_KEY`): streaming the loop's own "custom" mode would make LangGraph run each
+        # of its steps on the thread pool beside a stream waiter, about 4 ms of every batch.
+        configurable = {**config.get("configurable", {}), EVENTS_KEY: runtime.stream_writer}
+        inner = {**config, "configurable": configurable, "recursion_limit": limit}
         try:
-            for mode, chunk in loop.stream(
-                state, {**config, "recursion_limit": limit}, stream_mode=["custom", "values"]
-            ):
-                if mode == "custom":
-                    runtime.stream_writer(chunk)
-                elif isinstance(chunk, dict):
+            for chunk in loop.stream(state, inner, stream_mode="values"):
+                if isinstance(chunk, dict):
                     final = chunk
         except GraphBubbleUp:
             raise  # a pause for review, not a failure

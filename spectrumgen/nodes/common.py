@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
 from spectrumgen.graph.context import RunContext, context_from, with_overrides
@@ -35,6 +36,18 @@ class NodeParts:
         return resolve_routes(self.spec, self.context.routing, self.context.model)
 
 
+# The configurable key under which a lane hands its loop's nodes the run's event writer.
+EVENTS_KEY = "__spectrumgen_events"
+
+
+def events_writer() -> Callable[[Any], None] | None:
+    """The writer a lane handed down for its loop's progress events (`EVENTS_KEY`), if any."""
+    try:
+        return get_config().get("configurable", {}).get(EVENTS_KEY)  # type: ignore[no-any-return]
+    except RuntimeError:  # called outside a graph
+        return None
+
+
 def node_parts(runtime: Runtime[Any] | None, state: Mapping[str, Any] | None = None) -> NodeParts:
     """Resolve a runtime; a host graph's context (or none) falls back to spectrumgen's defaults.
 
@@ -50,7 +63,7 @@ def node_parts(runtime: Runtime[Any] | None, state: Mapping[str, Any] | None = N
         if state and state.get("spec"):
             overrides["spec"] = state["spec"]
         context = with_overrides(context_from(given), overrides)
-    writer = runtime.stream_writer if runtime is not None else None
+    writer = events_writer() or (runtime.stream_writer if runtime is not None else None)
 
     def emit(event: dict[str, Any]) -> None:
         if writer is not None:
