@@ -10,6 +10,7 @@ idempotent, so a retried node never records twice.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable
 from typing import Any
 
@@ -161,9 +162,15 @@ def make_lane(loop: CompiledStateGraph[Any, Any, Any, Any]) -> Callable[..., dic
         # default limit of steps (10,000) must not end a long run whatever the caller passed.
         limit = max(int(config.get("recursion_limit") or 0), RECURSION_LIMIT)
         # The loop's nodes write their progress events straight to whoever streams the run
-        # (`EVENTS_KEY`): streaming the loop's own "custom" mode would make LangGraph run each
-        # of its steps on the thread pool beside a stream waiter, about 4 ms of every batch.
-        configurable = {**config.get("configurable", {}), EVENTS_KEY: runtime.stream_writer}
+        # (`EVENTS_KEY`), as if the lane wrote them (a served run streams only the top
+        # namespace's events): streaming the loop's own "custom" mode would make LangGraph run
+        # each of its steps on the thread pool beside a stream waiter, about 4 ms a batch.
+        writer, lane_vars = runtime.stream_writer, contextvars.copy_context()
+
+        def forward(event: Any) -> None:
+            lane_vars.copy().run(writer, event)  # a copy: loop steps may run side by side
+
+        configurable = {**config.get("configurable", {}), EVENTS_KEY: forward}
         inner = {**config, "configurable": configurable, "recursion_limit": limit}
         try:
             for chunk in loop.stream(state, inner, stream_mode="values"):
