@@ -82,6 +82,21 @@ def test_recording_the_same_batch_again_changes_nothing(ledger: Ledger, spec: Sp
     assert sum(ledger.coverage_counts(spec.name).values()) == 2
 
 
+def test_recording_returns_the_run_as_a_fresh_read_sees_it(ledger: Ledger, spec: Spec) -> None:
+    quota = allocate(spec, 64)
+    for batch_id in ("b1", "b2"):
+        reply, outcomes, records = _batch(spec, batch_id)
+        records = [r.model_copy(update={"id": f"r1:{batch_id}:{r.scenario_id}"}) for r in records]
+        records = [r.model_copy(update={"scenario_id": r.id}) for r in records]
+        after = ledger.record("r1", spec, reply, outcomes, records, quota=quota, target=64)
+        assert after.written and len(after.written) == 2
+        assert after.standing == ledger.standing(spec, "r1")  # the counts plus what was written
+        assert after.stats == ledger.run_stats("r1")
+    again = ledger.record("r1", spec, reply, outcomes, records, quota=quota, target=64)
+    assert again.written is None and again.standing == ledger.standing(spec, "r1")
+    assert again.stats.accepted == 4
+
+
 def test_coverage_accumulates_across_runs_of_a_spec(ledger: Ledger, spec: Spec) -> None:
     ledger.record_batch("r1", spec.name, *_batch(spec))
     ledger.start_run("r2", spec, 10, 0, "scripted", "m")

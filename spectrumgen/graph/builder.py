@@ -171,7 +171,7 @@ def make_lane(loop: CompiledStateGraph[Any, Any, Any, Any]) -> Callable[..., dic
             lane_vars.copy().run(writer, event)  # a copy: loop steps may run side by side
 
         configurable = {**config.get("configurable", {}), EVENTS_KEY: forward}
-        inner = {**config, "configurable": configurable, "recursion_limit": limit}
+        inner: RunnableConfig = {**config, "configurable": configurable, "recursion_limit": limit}
         try:
             for chunk in loop.stream(state, inner, stream_mode="values"):
                 if isinstance(chunk, dict):

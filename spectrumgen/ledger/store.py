@@ -88,6 +88,16 @@ class RunStats:
     llm_seconds: float
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """What recording a batch did (`Ledger.record`): the examples new to the ledger (None for a
+    batch already recorded), and the run after it: its standing (given the spec) and totals."""
+
+    written: list[ExampleRecord] | None
+    standing: Standing | None
+    stats: RunStats
+
+
 class Ledger:
     """Access to one ledger database (any SQLAlchemy URL)."""
 
@@ -214,14 +224,7 @@ class Ledger:
         kept as batches are recorded: a few rows per axis come back, however many cells."""
         with self.sessions.reusing(session) as session:
             rows = session.connection().execute(ACCEPTED_PER_BUCKET, {"run": run_id}).all()
-        counts, accepted = per_bucket(rows, spec)
-        first = [row for row in rows if row[0] == AXIS_NAMES[0]]
-        return Standing(
-            counts=counts,
-            accepted=accepted,
-            low=min((row[3] for row in first), default=None),
-            high=max((row[4] for row in first), default=None),
-        )
+        return standing_of(rows, spec)
 
     def accepted_responses(
         self, run_id: str, since: datetime | None = None, session: Session | None = None
@@ -243,20 +246,7 @@ class Ledger:
         """Totals of the run: one row of `run_totals`, kept as its batches are recorded (in
         `session` when given)."""
         with self.sessions.reusing(session) as session:
-            row = session.connection().execute(_RUN_TOTALS, {"run": run_id}).first()
-        if row is None:
-            return RunStats(0, 0, 0, 0, 0, 0, 0, False, 0.0)
-        return RunStats(
-            llm_calls=row.requests,  # every HTTP request, retries too
-            items_requested=row.items_requested,
-            repair_items=row.repair_items,
-            accepted=row.accepted,
-            rejected=row.rejected,
-            prompt_tokens=row.prompt_tokens,
-            completion_tokens=row.completion_tokens,
-            tokens_estimated=bool(row.tokens_estimated),
-            llm_seconds=row.llm_seconds,
-        )
+            return stats_of(session.connection().execute(_RUN_TOTALS, {"run": run_id}).first())
 
     def run_models(self, run_id: str) -> list[dict[str, Any]]:
         """Each backend and model that answered the run, its role (generate or judge) and the
@@ -345,16 +335,50 @@ class Ledger:
             The examples that were new to the ledger, or None when the batch was already
             recorded (a replay) and nothing was written.
         """
+        return self.record(
+            run_id,
+            spec_name,
+            reply,
+            outcomes,
+            records,
+            judge,
+            release,
+            quota,
+            target,
+            worker,
+            budgets,
+        ).written
+
+    def record(
+        self,
+        run_id: str,
+        spec: Spec | str,
+        reply: RawReply,
+        outcomes: Sequence[Outcome],
+        records: Iterable[ExampleRecord],
+        judge: JudgeCall | None = None,
+        release: Iterable[str] = (),
+        quota: Mapping[str, Mapping[str, int]] | None = None,
+        target: int | None = None,
+        worker: str | None = None,
+        budgets: tuple[int | None, int | None] = (None, None),
+    ) -> Recorded:
+        """`record_batch`, also returning the run's totals after the write and, given the
+        `Spec` itself, its standing: taken in the same transaction (the counts read for the
+        quota check plus what was written), not read again after it."""
+        spec_name = spec if isinstance(spec, str) else spec.name
         try:
             with self.sessions.begin() as session:
                 db = session.connection()
+                rows: list[Sequence[Any]] | None = None  # the run's counts per bucket, read
                 if quota is not None and target is not None:  # one recorder at a time per run
                     db.execute(_LOCK_RUN, {"run": run_id})
                 if db.execute(_BATCH_EXISTS, {"run": run_id, "batch": reply.batch_id}).first():
-                    return None
+                    return self._recorded(db, None, spec, run_id)
                 records = list(records)
                 if quota is not None and target is not None:
-                    records, surplus = self._still_needed(db, run_id, records, quota, target)
+                    rows = list(db.execute(ACCEPTED_PER_BUCKET, {"run": run_id}))
+                    records, surplus = _still_needed(rows, records, quota, target)
                     outcomes = [
                         _as_surplus(o) if o.scenario.scenario_id in surplus else o for o in outcomes
                     ]
@@ -419,33 +443,33 @@ class Ledger:
                 added = _totals(batches, len(inserted), rejected)
                 call_budget, token_budget = budgets
                 added |= {"call_budget": call_budget, "token_budget": token_budget}
-                db.execute(statements["add_to_totals"], [{"run_id": run_id, **added}])
-            return inserted
+                totals = db.execute(statements["add_to_totals"], {"run_id": run_id, **added})
+                stats = stats_of(totals.first())
+                if isinstance(spec, str):
+                    return Recorded(inserted, None, stats)
+                if rows is None:
+                    return self._recorded(db, inserted, spec, run_id)
+                # The counts read under the lock, and one row per axis for each example written
+                new = [
+                    (axis, getattr(r, axis), 1, r.authenticity_score, r.authenticity_score)
+                    for r in inserted
+                    for axis in AXIS_NAMES
+                ]
+                return Recorded(inserted, standing_of([*rows, *new], spec), stats)
         except IntegrityError:
             # Another worker or an earlier replay recorded this batch first.
-            return None
+            with self.sessions() as session:
+                return self._recorded(session.connection(), None, spec, run_id)
 
-    def _still_needed(
-        self,
-        db: Connection,
-        run_id: str,
-        records: list[ExampleRecord],
-        quota: Mapping[str, Mapping[str, int]],
-        target: int,
-    ) -> tuple[list[ExampleRecord], set[str]]:
-        """Split records into those the run still needs and the surplus (by scenario id)."""
-        counts, total = per_bucket(db.execute(ACCEPTED_PER_BUCKET, {"run": run_id}))
-        kept, surplus = [], set()
-        for record in records:
-            buckets = [(axis, getattr(record, axis)) for axis in AXIS_NAMES]
-            if total < target and all(counts[a].get(b, 0) < quota[a].get(b, 0) for a, b in buckets):
-                kept.append(record)
-                total += 1
-                for axis, bucket in buckets:
-                    counts[axis][bucket] = counts[axis].get(bucket, 0) + 1
-            else:
-                surplus.add(record.scenario_id)
-        return kept, surplus
+    def _recorded(
+        self, db: Connection, written: list[ExampleRecord] | None, spec: Spec | str, run_id: str
+    ) -> Recorded:
+        """What `record` returns, read in its transaction."""
+        stats = stats_of(db.execute(_RUN_TOTALS, {"run": run_id}).first())
+        if isinstance(spec, str):
+            return Recorded(written, None, stats)
+        rows = db.execute(ACCEPTED_PER_BUCKET, {"run": run_id}).all()
+        return Recorded(written, standing_of(rows, spec), stats)
 
     def _insert_examples(
         self, db: Connection, statements: Statements, records: list[ExampleRecord], batch_id: str
@@ -534,6 +558,57 @@ def per_bucket(
     for axis, bucket, count, *_ in rows:
         counts[axis][bucket] = counts[axis].get(bucket, 0) + int(count)
     return counts, sum(counts[AXIS_NAMES[0]].values())
+
+
+def standing_of(rows: Sequence[Sequence[Any]], spec: Spec) -> Standing:
+    """A run's `Standing` from its rows of (axis, bucket, count, lowest, highest score)."""
+    counts, accepted = per_bucket(rows, spec)
+    first = [row for row in rows if row[0] == AXIS_NAMES[0]]
+    return Standing(
+        counts=counts,
+        accepted=accepted,
+        low=min((row[3] for row in first), default=None),
+        high=max((row[4] for row in first), default=None),
+    )
+
+
+def stats_of(row: Any) -> RunStats:
+    """A run's `RunStats` from its `run_totals` row (zeros when it has none yet)."""
+    if row is None:
+        return RunStats(0, 0, 0, 0, 0, 0, 0, False, 0.0)
+    return RunStats(
+        llm_calls=row.requests,  # every HTTP request, retries too
+        items_requested=row.items_requested,
+        repair_items=row.repair_items,
+        accepted=row.accepted,
+        rejected=row.rejected,
+        prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens,
+        tokens_estimated=bool(row.tokens_estimated),
+        llm_seconds=row.llm_seconds,
+    )
+
+
+def _still_needed(
+    rows: Iterable[Sequence[Any]],
+    records: list[ExampleRecord],
+    quota: Mapping[str, Mapping[str, int]],
+    target: int,
+) -> tuple[list[ExampleRecord], set[str]]:
+    """Split records into those the run still needs, given its counts per bucket (`rows`), and
+    the surplus (by scenario id)."""
+    counts, total = per_bucket(rows)
+    kept, surplus = [], set()
+    for record in records:
+        buckets = [(axis, getattr(record, axis)) for axis in AXIS_NAMES]
+        if total < target and all(counts[a].get(b, 0) < quota[a].get(b, 0) for a, b in buckets):
+            kept.append(record)
+            total += 1
+            for axis, bucket in buckets:
+                counts[axis][bucket] = counts[axis].get(bucket, 0) + 1
+        else:
+            surplus.add(record.scenario_id)
+    return kept, surplus
 
 
 def _run_cell_rows(run_id: str, records: list[ExampleRecord]) -> list[dict[str, Any]]:
@@ -730,7 +805,7 @@ def _statements(dialect: str) -> Statements:
                 "last_generated": new_coverage.excluded.last_generated,
             },
         ),
-        "add_to_totals": new_totals.on_conflict_do_update(
+        "add_to_totals": new_totals.on_conflict_do_update(  # returning the run's new totals
             index_elements=["run_id"],
             set_={
                 **{name: totals.c[name] + new_totals.excluded[name] for name in added},
@@ -741,7 +816,7 @@ def _statements(dialect: str) -> Statements:
                     else_=totals.c.tokens_estimated,
                 ),
             },
-        ),
+        ).returning(*totals.c),
     }
 
 

@@ -43,7 +43,8 @@ EVENTS_KEY = "__spectrumgen_events"
 def events_writer() -> Callable[[Any], None] | None:
     """The writer a lane handed down for its loop's progress events (`EVENTS_KEY`), if any."""
     try:
-        return get_config().get("configurable", {}).get(EVENTS_KEY)  # type: ignore[no-any-return]
+        writer: Callable[[Any], None] | None = get_config().get("configurable", {}).get(EVENTS_KEY)
+        return writer
     except RuntimeError:  # called outside a graph
         return None
 

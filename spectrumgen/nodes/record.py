@@ -4,8 +4,8 @@ Then the lane's calls count in the ledger, and lanes waiting on its cells are wo
 
 The ledger is written first; the dataset files get the batch appended only once its transaction
 committed (a worker joining a shared run writes its files at the end only). Claims on scenarios
-that are done, or given up, are released in the same transaction. Then the run's standing
-against its quotas is read back from the ledger.
+that are done, or given up, are released in the same transaction, which also gives back the
+run's standing against its quotas and its totals after the write.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from langgraph.runtime import Runtime
 from spectrumgen.dataset import EXAMPLES_FILE, REJECTED_FILE, append_lines
 from spectrumgen.graph.lanes import run_lanes
 from spectrumgen.graph.state import GenerationState
+from spectrumgen.ledger.store import RunStats
 from spectrumgen.nodes.common import NodeParts, node_parts
-from spectrumgen.quotas import allocate, evaluate
+from spectrumgen.quotas import Standing, allocate, evaluate
 from spectrumgen.schemas.batch import JudgeCall, Outcome, RawReply, RejectedRecord
 from spectrumgen.schemas.example import ExampleRecord
 
@@ -40,6 +41,8 @@ def record(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     out_dir = parts.context.out_folder(run_id)
     quota = allocate(spec, int(state["target"]))
     shared = run_lanes(parts.context.db_url, run_id, parts.context.concurrency)
+    standing: Standing | None = None  # the run after the last batch's write
+    stats: RunStats | None = None
     for raw in state.get("replies", []):
         reply = RawReply.model_validate(raw)
         outcomes = by_batch[reply.batch_id]
@@ -57,9 +60,9 @@ def record(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
             for o in outcomes
             if o.accepted and o.item is not None
         ]
-        written = ledger.record_batch(
+        recorded = ledger.record(
             run_id,
-            spec.name,
+            spec,
             reply,
             outcomes,
             records,
@@ -70,6 +73,7 @@ def record(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
             worker=parts.worker(run_id, int(state.get("lane", 0))),
             budgets=(state.get("call_budget"), state.get("token_budget")),
         )
+        written, standing, stats = recorded.written, recorded.standing, recorded.stats
         if written is not None:
             kept = {r.scenario_id for r in written}
             shared.drop_responses({o.scenario.scenario_id for o in outcomes} - kept)
@@ -79,8 +83,9 @@ def record(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
             append_lines(out_dir / REJECTED_FILE, (r.model_dump() for r in rejected))
 
     shared.recorded(int(state.get("lane", 0)))  # its calls are in the ledger now
-    with ledger.sessions.snapshot() as view:  # the run's standing, in one read
-        standing, stats = ledger.standing(spec, run_id, view), ledger.run_stats(run_id, view)
+    if standing is None or stats is None:  # no batch this time: the run's standing, in one read
+        with ledger.sessions.snapshot() as view:
+            standing, stats = ledger.standing(spec, run_id, view), ledger.run_stats(run_id, view)
     report = evaluate(spec, int(state["target"]), standing)
     calls, tokens = stats.llm_calls, stats.prompt_tokens + stats.completion_tokens
     parts.emit(
