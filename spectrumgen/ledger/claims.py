@@ -76,10 +76,10 @@ def keep_only(
 ) -> None:
     """Renew the worker's claims on `keep` and drop its others (work its past self lost)."""
     with ledger.sessions.begin() as session:
-        _keep_only(session.connection(), run_id, worker, keep, lease_seconds)
+        keep_only_in(session.connection(), run_id, worker, keep, lease_seconds)
 
 
-def _keep_only(
+def keep_only_in(
     db: Connection, run_id: str, worker: str, keep: Iterable[str], lease_seconds: int
 ) -> None:
     kept = {"run": run_id, "holder": worker}
@@ -105,39 +105,67 @@ def claim_cells(
     with ledger.sessions.begin() as session:
         db = session.connection()
         if keep is not None:
-            _keep_only(db, run_id, worker, keep, lease_seconds)
+            keep_only_in(db, run_id, worker, keep, lease_seconds)
         if not cells:
             return []
-        first = db.execute(_NEXT_NUMBER, {"run": run_id}).scalar_one()
-        now = utc_now()
+        first = lock_run(db, run_id)
         accepted, total = per_bucket(db.execute(ACCEPTED_PER_BUCKET, {"run": run_id}))
-        claimed, in_flight = per_bucket(db.execute(CLAIMED_PER_BUCKET, {"run": run_id, "now": now}))
-        counts = {axis: Counter(accepted[axis]) + Counter(claimed[axis]) for axis in AXIS_NAMES}
-        total, granted = total + in_flight, []
-        for cell in cells:
-            if total >= target:
-                break
-            buckets = list(zip(AXIS_NAMES, cell.key(), strict=True))
-            if all(counts[axis][b] < quota[axis].get(b, 0) for axis, b in buckets):
-                for axis, b in buckets:
-                    counts[axis][b] += 1
-                total += 1
-                granted.append(cell)
-        if not granted:
-            return []
-        db.execute(_TAKE_NUMBERS, {"run": run_id, "next": first + len(granted)})
-        expires = now + timedelta(seconds=lease_seconds)
-        db.execute(
-            _INSERT,
-            [
-                {
-                    "run_id": run_id,
-                    "scenario_id": scenario_id(first + i),
-                    "worker": worker,
-                    **cell.model_dump(),
-                    "expires_at": expires,
-                }
-                for i, cell in enumerate(granted)
-            ],
+        claimed, in_flight = per_bucket(
+            db.execute(CLAIMED_PER_BUCKET, {"run": run_id, "now": utc_now()})
         )
-        return [(cell, first + i) for i, cell in enumerate(granted)]
+        taken = {axis: Counter(accepted[axis]) + Counter(claimed[axis]) for axis in AXIS_NAMES}
+        return claim_counted(
+            db, run_id, worker, cells, quota, target, lease_seconds, first, taken, total + in_flight
+        )
+
+
+def lock_run(db: Connection, run_id: str) -> int:
+    """Lock the run's row for this transaction (PostgreSQL; SQLite's writers already take turns)
+    and return the next free scenario sequence number."""
+    return int(db.execute(_NEXT_NUMBER, {"run": run_id}).scalar_one())
+
+
+def claim_counted(
+    db: Connection,
+    run_id: str,
+    worker: str,
+    cells: list[Cell],
+    quota: Mapping[str, Mapping[str, int]],
+    target: int,
+    lease_seconds: int,
+    first: int,
+    taken: Mapping[str, Mapping[str, int]],
+    total: int,
+) -> list[tuple[Cell, int]]:
+    """Claim the cells that still fit the quotas in a transaction that locked the run
+    (`lock_run`, which gave `first`) and counted, under that lock, what is accepted or claimed
+    per bucket (`taken`, `total` of them). Returns the granted cells with their numbers."""
+    counts = {axis: Counter(taken[axis]) for axis in AXIS_NAMES}
+    granted: list[Cell] = []
+    for cell in cells:
+        if total >= target:
+            break
+        buckets = list(zip(AXIS_NAMES, cell.key(), strict=True))
+        if all(counts[axis][b] < quota[axis].get(b, 0) for axis, b in buckets):
+            for axis, b in buckets:
+                counts[axis][b] += 1
+            total += 1
+            granted.append(cell)
+    if not granted:
+        return []
+    db.execute(_TAKE_NUMBERS, {"run": run_id, "next": first + len(granted)})
+    expires = utc_now() + timedelta(seconds=lease_seconds)
+    db.execute(
+        _INSERT,
+        [
+            {
+                "run_id": run_id,
+                "scenario_id": scenario_id(first + i),
+                "worker": worker,
+                **cell.model_dump(),
+                "expires_at": expires,
+            }
+            for i, cell in enumerate(granted)
+        ],
+    )
+    return [(cell, first + i) for i, cell in enumerate(granted)]

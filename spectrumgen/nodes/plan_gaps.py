@@ -2,8 +2,9 @@
 
 Every bucket of every axis has a quota for the run (see `spectrumgen.quotas`); what the run has
 accepted, plus every live claim (this worker's scenarios waiting for repair, and the cells other
-workers are generating), is subtracted to give what is still needed. The chosen cells are then
-claimed under a lock on the run (`spectrumgen.ledger.claims`); only those granted are planned.
+workers are generating), is subtracted to give what is still needed. All of it is read, and the
+chosen cells claimed, in one transaction that locks the run first (`spectrumgen.ledger.claims`),
+so what is chosen is granted.
 Cells are picked one at a time among those whose three buckets are all still needed: the cell
 with the fewest examples in the ledger across all runs first (so gaps fill before anything
 repeats), then the cell whose buckets need the most, then a seeded coin. Scenarios waiting for
@@ -17,6 +18,7 @@ import itertools
 import math
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -26,7 +28,13 @@ from spectrumgen.budget import call_budget
 from spectrumgen.graph.context import check_target
 from spectrumgen.graph.lanes import run_lanes
 from spectrumgen.graph.state import GenerationState
-from spectrumgen.ledger.claims import claim_cells, keep_only, live_claims
+from spectrumgen.ledger.claims import (
+    claim_counted,
+    keep_only,
+    keep_only_in,
+    live_claims,
+    lock_run,
+)
 from spectrumgen.nodes.common import node_parts
 from spectrumgen.nodes.start import new_run_id
 from spectrumgen.quotas import allocate, bucket_counts
@@ -65,22 +73,13 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         if shared.stopping(lane):  # the batches in hand are recorded; their claims lapse
             return {"planned_cells": [], "wave_repairs": []}
         with shared.planning:  # one lane at a time reads, chooses and claims
-            with (
-                ledger.sessions.snapshot() as view
-            ):  # what is accepted, claimed and covered, at once
-                standing = ledger.standing(spec, run_id, view)
-                claims = live_claims(ledger, run_id, view)
-                coverage = shared.coverage(
-                    lambda since: ledger.coverage_since(spec.name, since, view)
-                )
-            accepted_count = standing.accepted
             calls_per_batch = context.calls_per_batch(judged=parts.routes.judge is not None)
             models = len({parts.routes.model_for(c) for c in spec.bucket_names("complexity_type")})
             wanted = context.batches_per_lane() * min(models, context.batch_size) * calls_per_batch
-            # The calls this lane may make: what the budget has left once the other lanes' batches
-            # on their way are counted (taken in one step, so two lanes never spend one call).
-            # The ledger's count is read under the lock a recording lane releases its calls with,
-            # after its commit: a call is always in the count or in a reservation, never in neither.
+            # The calls this lane may make: what the budget has left once the other lanes'
+            # batches on their way are counted (taken in one step, so two lanes never spend one
+            # call). The ledger's count is read under the lock a recording lane releases its
+            # calls with, after its commit: a call is always in the count or in a reservation.
             with shared.changed:
                 stats = ledger.run_stats(run_id)
                 budget_now = call_budget(context, target, calls_per_batch, stats)
@@ -89,47 +88,67 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
             tokens_used = stats.prompt_tokens + stats.completion_tokens
             repair_queue = [Scenario.model_validate(s) for s in state.get("repair_queue", [])]
             repairing = {s.scenario_id for s in repair_queue}
-            remaining = target - accepted_count
-            slots = max(
-                0,
-                min(
-                    remaining,
-                    calls // calls_per_batch * context.batch_size,
-                    context.batches_per_lane() * context.batch_size,
-                ),
-            )
-            if context.max_tokens is not None and tokens_used >= context.max_tokens:
-                slots = 0  # checked before each wave: a wave already asked for finishes
-
-            wave_repairs, waiting = repair_queue[:slots], repair_queue[slots:]
-            claims = [  # this lane's repairs, and every other lane's and worker's cells
-                c for c in claims if c["worker"] != worker or c["scenario_id"] in repairing
-            ]
-            quota = allocate(spec, target)
-            need = still_needed(quota, standing.counts, bucket_counts(spec, claims))
-            new_count = max(0, min(slots - len(wave_repairs), remaining - len(claims)))
-            wave = int(state.get("wave", 0)) + 1
-            rng = random.Random(f"{context.seed}|{run_id}|plan|{lane}|{wave}")
-            asked = [*state.get("replan_cells", []), *state.get("focus_cells", [])]
-            preferred = [Cell.model_validate(c) for c in asked]
-            for claim in claims:  # cells in flight count as covered, so none is doubled
-                key = (
-                    claim["capacity_level"],
-                    claim["authenticity_target"],
-                    claim["complexity_type"],
+            # One transaction, the run's row locked first: what is accepted, claimed and
+            # covered, the choice, and the claim on it (no other lane or worker claims or
+            # records in between, so every cell chosen is granted).
+            with ledger.sessions.begin() as session:
+                db = session.connection()
+                first = lock_run(db, run_id)
+                standing = ledger.standing(spec, run_id, session)
+                claims = live_claims(ledger, run_id, session)
+                coverage = shared.coverage(
+                    lambda since: ledger.coverage_since(spec.name, since, session)
                 )
-                coverage[key] = coverage.get(key, 0) + 1
-            chosen = choose_cells(need, coverage, new_count, preferred, rng)
-            granted = claim_cells(  # renewing this lane's repairs and dropping its others
-                ledger,
-                run_id,
-                worker,
-                chosen,
-                quota,
-                target,
-                context.lease_seconds,
-                keep=repairing,
-            )
+                accepted_count = standing.accepted
+                remaining = target - accepted_count
+                slots = max(
+                    0,
+                    min(
+                        remaining,
+                        calls // calls_per_batch * context.batch_size,
+                        context.batches_per_lane() * context.batch_size,
+                    ),
+                )
+                if context.max_tokens is not None and tokens_used >= context.max_tokens:
+                    slots = 0  # checked before each wave: a wave already asked for finishes
+
+                wave_repairs, waiting = repair_queue[:slots], repair_queue[slots:]
+                claims = [  # this lane's repairs, and every other lane's and worker's cells
+                    c for c in claims if c["worker"] != worker or c["scenario_id"] in repairing
+                ]
+                quota = allocate(spec, target)
+                claimed = bucket_counts(spec, claims)
+                need = still_needed(quota, standing.counts, claimed)
+                new_count = max(0, min(slots - len(wave_repairs), remaining - len(claims)))
+                wave = int(state.get("wave", 0)) + 1
+                rng = random.Random(f"{context.seed}|{run_id}|plan|{lane}|{wave}")
+                asked = [*state.get("replan_cells", []), *state.get("focus_cells", [])]
+                preferred = [Cell.model_validate(c) for c in asked]
+                for claim in claims:  # cells in flight count as covered, so none is doubled
+                    key = (
+                        claim["capacity_level"],
+                        claim["authenticity_target"],
+                        claim["complexity_type"],
+                    )
+                    coverage[key] = coverage.get(key, 0) + 1
+                chosen = choose_cells(need, coverage, new_count, preferred, rng)
+                keep_only_in(db, run_id, worker, repairing, context.lease_seconds)
+                taken = {
+                    axis: Counter(standing.counts[axis]) + Counter(claimed[axis])
+                    for axis in AXIS_NAMES
+                }
+                granted = claim_counted(
+                    db,
+                    run_id,
+                    worker,
+                    chosen,
+                    quota,
+                    target,
+                    context.lease_seconds,
+                    first,
+                    taken,
+                    accepted_count + len(claims),
+                )
         cells = [cell for cell, _ in granted]
         others = [c for c in claims if c["worker"] != worker]
         if cells or wave_repairs or remaining <= 0 or slots == 0:
@@ -140,9 +159,8 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
             accepted_before, deadline = accepted_count, time.monotonic() + patience
         if time.monotonic() > deadline:
             break
-        # Everything left is claimed by other workers (or was, a moment ago: the cells chosen
-        # from an unlocked read were taken under the lock): wait until they record it, or until
-        # the claims of a worker that died expire, then plan again.
+        # Everything left is claimed by other workers: wait until they record it, or until the
+        # claims of a worker that died expire, then plan again.
         parts.emit({"event": "waiting_for_workers", "claimed_by_others": len(others)})
         shared.wait(min(WAIT_POLL_SECONDS, context.lease_seconds / 5))  # or a lane records
 
