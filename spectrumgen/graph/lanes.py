@@ -13,8 +13,9 @@ and claims (two lanes reading at once would both pick the same least-covered cel
 each lane has planned but not yet recorded (so the call budget holds across lanes), a condition
 a lane waiting on the others' claims sleeps on (woken when a lane records), and the run's
 accepted responses for the near-duplicate check (read from the ledger once, then kept up to
-date, so two lanes never both accept one response). Workers in other processes share only the
-ledger, as before.
+date, so two lanes never both accept one response), and the run's standing as the lanes last
+planned or recorded it (validate's quota check; the record re-checks under the run's lock,
+counting every worker). Workers in other processes share only the ledger, as before.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from spectrumgen.near_duplicates import NearDuplicates
+from spectrumgen.quotas import Standing
 
 # How far before the newest coverage count seen the next read starts (workers' clocks differ).
 COVERAGE_OVERLAP = timedelta(seconds=60)
@@ -47,6 +49,16 @@ class RunLanes:
     responses_seen: datetime | None = None
     covered: dict[tuple[str, str, str], int] = field(default_factory=dict)
     covered_seen: datetime | None = None
+    standing: Standing | None = None
+    standing_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def note_standing(self, standing: Standing) -> None:
+        """Keep the newest standing a lane read or recorded (counts only grow: the one with the
+        most accepted), for validate's quota check. Its own lock: a planning lane calls this
+        inside its ledger transaction, and must not wait there on `changed`."""
+        with self.standing_lock:
+            if self.standing is None or standing.accepted >= self.standing.accepted:
+                self.standing = standing
 
     def coverage(
         self,

@@ -95,6 +95,7 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
                 db = session.connection()
                 first = lock_run(db, run_id)
                 standing = ledger.standing(spec, run_id, session)
+                shared.note_standing(standing)
                 claims = live_claims(ledger, run_id, session)
                 coverage = shared.coverage(
                     lambda since: ledger.coverage_since(spec.name, since, session)

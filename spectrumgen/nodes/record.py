@@ -86,6 +86,7 @@ def record(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     if standing is None or stats is None:  # no batch this time: the run's standing, in one read
         with ledger.sessions.snapshot() as view:
             standing, stats = ledger.standing(spec, run_id, view), ledger.run_stats(run_id, view)
+    shared.note_standing(standing)
     report = evaluate(spec, int(state["target"]), standing)
     calls, tokens = stats.llm_calls, stats.prompt_tokens + stats.completion_tokens
     parts.emit(

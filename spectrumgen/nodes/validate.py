@@ -24,7 +24,7 @@ from spectrumgen.graph.state import GenerationState
 from spectrumgen.grounding import grounding_problems
 from spectrumgen.llm import backend_for
 from spectrumgen.nodes.common import node_parts
-from spectrumgen.quotas import Standing, allocate
+from spectrumgen.quotas import allocate
 from spectrumgen.schemas.batch import Outcome
 from spectrumgen.schemas.example import TEXT_FIELDS, GeneratedItem
 from spectrumgen.schemas.scenario import Scenario
@@ -47,12 +47,12 @@ def validate(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     spec, ledger, run_id = parts.spec, parts.ledger, state["run_id"]
     quota = allocate(spec, int(state["target"]))
     shared = run_lanes(parts.context.db_url, run_id, parts.context.concurrency)
-    standing: list[Standing] = []
 
     def load(since: datetime | None) -> tuple[dict[str, str], datetime | None]:
-        """What the run accepted since the last look, and its counts per bucket, in one read."""
+        """What the run accepted since the last look (and its standing, the first time)."""
         with ledger.sessions.snapshot() as view:
-            standing.append(ledger.standing(spec, run_id, view))
+            if shared.standing is None:
+                shared.note_standing(ledger.standing(spec, run_id, view))
             return ledger.accepted_responses(run_id, since, view)
 
     outcomes = [Outcome.model_validate(o) for o in state.get("outcomes", [])]
@@ -86,10 +86,13 @@ def validate(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         outcome.accepted = not outcome.reasons
 
     # The last word, one lane at a time: no near-duplicate of a response the run accepted (in
-    # any lane or worker, or earlier in this batch); every bucket still under quota.
+    # any lane or worker, or earlier in this batch); every bucket still under quota, as the
+    # lanes last planned or recorded it (a worker's batch recorded since is caught by record,
+    # which counts again under the run's lock).
     cutoff = spec.example_rules.near_duplicate_similarity
     with shared.accepted_responses(load, cutoff) as responses:
-        filled = standing[0].counts
+        assert shared.standing is not None
+        filled = {axis: dict(counts) for axis, counts in shared.standing.counts.items()}
         for outcome in outcomes:
             if not outcome.accepted or outcome.item is None:
                 continue
