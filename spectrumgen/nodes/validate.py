@@ -172,11 +172,15 @@ def copies_an_exemplar(
     reasons = []
     cutoff = spec.example_rules.near_duplicate_similarity
     hinted = " ".join(scenario.hints.values()) if scenario is not None else ""
-    borrowed = [(i, person) for i, person in exemplar_names(spec) if person not in hinted]
+    people = exemplar_names(spec)
+    borrowed = [(i, person) for i, person in people if person not in hinted]
+    alternatives = "|".join(re.escape(person) for _, person in people)
+    named = cue_pattern(rf"\b(?:{alternatives})\b") if people else None  # all, in one pass
     for name in ("response", "context", "reasoning"):
         text = getattr(item, name)
+        found = {hit.lower() for hit in named.findall(text)} if named and borrowed else set()
         for index, person in borrowed:
-            if cue_pattern(rf"\b{re.escape(person)}\b").search(text):
+            if person.lower() in found:
                 reasons.append(
                     f"{name} is a near-duplicate of exemplar {index + 1} (it names that "
                     f"exemplar's {person!r}, who is not in this scenario)"
