@@ -46,6 +46,9 @@ class RunLanes:
     lane_started: dict[int, float] = field(default_factory=dict)
     reserved: dict[int, int] = field(default_factory=dict)
     responses: NearDuplicates | None = None
+    # Held while a lane checks its batch against the responses, ledger read included; `changed`
+    # is never held while the ledger is (a planning lane takes it inside its transaction).
+    responses_lock: threading.Lock = field(default_factory=threading.Lock)
     responses_seen: datetime | None = None
     covered: dict[tuple[str, str, str], int] = field(default_factory=dict)
     covered_seen: datetime | None = None
@@ -132,7 +135,7 @@ class RunLanes:
         for one batch's check: read what is new in the ledger since the last look
         (`load(since)`), let the caller check and add its batch's accepted responses, then let
         the next lane in."""
-        with self.changed:
+        with self.responses_lock:
             if self.responses is None:
                 self.responses = NearDuplicates(cutoff)
             new, seen = load(self.responses_seen)
@@ -145,7 +148,7 @@ class RunLanes:
     def drop_responses(self, scenario_ids: set[str]) -> None:
         """Forget responses validate let through that did not make it into the ledger (the
         judge or a reviewer rejected them, or another lane's batch filled their bucket)."""
-        with self.changed:
+        with self.responses_lock:
             for scenario_id in scenario_ids:
                 if self.responses is not None:
                     self.responses.remove(scenario_id)

@@ -76,24 +76,24 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
             calls_per_batch = context.calls_per_batch(judged=parts.routes.judge is not None)
             models = len({parts.routes.model_for(c) for c in spec.bucket_names("complexity_type")})
             wanted = context.batches_per_lane() * min(models, context.batch_size) * calls_per_batch
-            # The calls this lane may make: what the budget has left once the other lanes'
-            # batches on their way are counted (taken in one step, so two lanes never spend one
-            # call). The ledger's count is read under the lock a recording lane releases its
-            # calls with, after its commit: a call is always in the count or in a reservation.
-            with shared.changed:
-                stats = ledger.run_stats(run_id)
-                budget_now = call_budget(context, target, calls_per_batch, stats)
-                calls = shared.take_calls(lane, wanted, budget_now.calls - stats.llm_calls)
-            budget = budget_now.calls
-            tokens_used = stats.prompt_tokens + stats.completion_tokens
             repair_queue = [Scenario.model_validate(s) for s in state.get("repair_queue", [])]
             repairing = {s.scenario_id for s in repair_queue}
-            # One transaction, the run's row locked first: what is accepted, claimed and
-            # covered, the choice, and the claim on it (no other lane or worker claims or
-            # records in between, so every cell chosen is granted).
+            # One transaction, the run's row locked first: the calls made, what is accepted,
+            # claimed and covered, the choice, and the claim on it (no other lane or worker
+            # claims or records in between, so every cell chosen is granted).
             with ledger.sessions.begin() as session:
                 db = session.connection()
                 first = lock_run(db, run_id)
+                # The calls this lane may make: what the budget has left once the other lanes'
+                # batches on their way are counted (taken in one step, so two lanes never spend
+                # one call). No batch commits while the run is locked, and a recording lane
+                # gives its reservation back only after its commit: a call is always in the
+                # ledger's count or in a reservation.
+                stats = ledger.run_stats(run_id, session)
+                budget_now = call_budget(context, target, calls_per_batch, stats)
+                calls = shared.take_calls(lane, wanted, budget_now.calls - stats.llm_calls)
+                budget = budget_now.calls
+                tokens_used = stats.prompt_tokens + stats.completion_tokens
                 standing = ledger.standing(spec, run_id, session)
                 shared.note_standing(standing)
                 claims = live_claims(ledger, run_id, session)
