@@ -232,13 +232,9 @@ class Ledger:
         """Scenario id to response text of the run's accepted examples (for near-duplicates),
         those accepted at or after `since` only when given; and when the newest was accepted
         (in `session` when given)."""
-        query = select(Example.scenario_id, Example.response, Example.created_at).where(
-            Example.run_id == run_id
-        )
-        if since is not None:
-            query = query.where(Example.created_at >= since)
+        query = _RESPONSES if since is None else _RESPONSES_SINCE
         with self.sessions.reusing(session) as session:
-            rows = session.execute(query).all()
+            rows = session.connection().execute(query, {"run": run_id, "since": since}).all()
         newest = max((row[2] for row in rows), default=since)
         return {scenario_id: response for scenario_id, response, _ in rows}, newest
 
@@ -748,6 +744,10 @@ _COVERAGE = select(
     ParameterCoverage.generated_count,
 ).where(ParameterCoverage.spec_name == bindparam("spec"))
 _COVERAGE_SINCE = _COVERAGE.where(ParameterCoverage.last_generated >= bindparam("since"))
+_RESPONSES = select(Example.scenario_id, Example.response, Example.created_at).where(
+    Example.run_id == bindparam("run")
+)
+_RESPONSES_SINCE = _RESPONSES.where(Example.created_at >= bindparam("since"))
 _NEWEST_COVERAGE = select(func.max(ParameterCoverage.last_generated)).where(
     ParameterCoverage.spec_name == bindparam("spec")
 )
