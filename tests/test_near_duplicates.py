@@ -7,7 +7,7 @@ import random
 from rapidfuzz import fuzz, process
 
 from spectrumgen.llm.scripted import write_example
-from spectrumgen.near_duplicates import NearDuplicates
+from spectrumgen.near_duplicates import CharCounts, NearDuplicates
 from spectrumgen.text_gates import prepare
 
 CUTOFF = 90.0
@@ -101,3 +101,24 @@ def test_a_removed_response_is_never_named_again() -> None:
     checker.add("s5", held[5])
     assert checker.closest(held[5]) is not None
     assert checker.closest(held[5])[1] == 100.0  # type: ignore[index]
+
+
+def test_the_character_count_filter_keeps_every_text_that_could_reach_the_cutoff() -> None:
+    rng = random.Random(3)
+    base = [*responses(60, seed=5), "Ça va, Zoë? Ich wäre gern dabei, aber heute nicht. 😊 " * 2]
+    held = {f"s{i}": prepare(edited(rng.choice(base), rng)) for i in range(300)}
+    counts = CharCounts()
+    for key, text in held.items():
+        counts.add(key, text)
+    counts.remove("s7")  # a removed text is never a candidate
+    del held["s7"]
+    left_out = 0
+    for cutoff in (70.0, 85.0, 90.0, 97.0):
+        for _ in range(40):
+            query = prepare(edited(rng.choice(base), rng))
+            kept = counts.candidates(query, cutoff)
+            reaching = [k for k, text in held.items() if fuzz.ratio(query, text) >= cutoff]
+            assert set(reaching) <= set(kept)
+            assert kept == [k for k in held if k in set(kept)]  # in the order they were added
+            left_out += len(held) - len(kept)
+    assert left_out > 40 * len(held)  # and it does filter: over a quarter of all pairs
