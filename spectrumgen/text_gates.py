@@ -355,11 +355,12 @@ def _off_topic(rules: TextQuality, name: str, text: str) -> list[str]:
     cues = rules.topic_cues.get(name)
     if not cues:
         return []
-    found = {cue for cue in cues if cue_pattern(cue).search(text)}
-    needed = rules.min_topic_cues.get(name, 1)
-    if len(found) >= needed:
-        return []
-    return [f"{OFF_TOPIC}: {name} does not read as {what} ({len(found)} of {needed} cues)"]
+    needed, found = rules.min_topic_cues.get(name, 1), 0
+    for cue in cues:  # until enough are found: a miss scans the whole field
+        found += bool(cue_pattern(cue).search(text))
+        if found >= needed:
+            return []
+    return [f"{OFF_TOPIC}: {name} does not read as {what} ({found} of {needed} cues)"]
 
 
 def item_problems(rules: TextQuality, fields: Mapping[str, str]) -> list[str]:
