@@ -93,10 +93,16 @@ COPY_PAIRS = (("reasoning", "response"), ("context", "response"), ("reasoning", 
 
 
 @lru_cache(maxsize=8192)
-def words(text: str) -> tuple[str, ...]:
-    """The words of a text, lower-cased (letters, apostrophes and hyphens). Remembered: each
+def raw_words(text: str) -> tuple[str, ...]:
+    """The words of a text as written (letters, apostrophes and hyphens). Remembered: each
     item's fields and the spec's exemplars are read by several gates."""
-    return tuple(w.lower().replace(CURLY_APOSTROPHE, "'") for w in WORD.findall(text))
+    return tuple(WORD.findall(text))
+
+
+@lru_cache(maxsize=8192)
+def words(text: str) -> tuple[str, ...]:
+    """The words of a text, lower-cased (remembered, like `raw_words`)."""
+    return tuple(w.lower().replace(CURLY_APOSTROPHE, "'") for w in raw_words(text))
 
 
 @lru_cache(maxsize=8192)
@@ -134,7 +140,7 @@ def field_problems(rules: TextQuality, name: str, text: str) -> list[str]:
     reasons += _repeated_sentences(rules, name, text)
     broken = (
         [  # both of its forms hold an apostrophe
-            w for w in WORD.findall(text) if "'" in w and BROKEN_WORD.fullmatch(w.lower())
+            w for w in raw_words(text) if "'" in w and BROKEN_WORD.fullmatch(w.lower())
         ]
         if "'" in text
         else []
@@ -176,7 +182,7 @@ def unknown_words(text: str) -> list[str]:
     "ma'am", "Mary's") is known when each piece is (the broken-word pattern judges the rest)."""
     known = english_words()
     found = []
-    for raw in WORD.findall(text):
+    for raw in raw_words(text):
         if raw[0].isupper() or raw in known:  # names; most words, as written
             continue
         for part in raw.lower().replace(CURLY_APOSTROPHE, "'").strip("'-").split("-"):
