@@ -369,8 +369,6 @@ class Ledger:
                 rows: list[Sequence[Any]] | None = None  # the run's counts per bucket, read
                 if quota is not None and target is not None:  # one recorder at a time per run
                     db.execute(_LOCK_RUN, {"run": run_id})
-                if db.execute(_BATCH_EXISTS, {"run": run_id, "batch": reply.batch_id}).first():
-                    return self._recorded(db, None, spec, run_id)
                 records = list(records)
                 if quota is not None and target is not None:
                     rows = list(db.execute(ACCEPTED_PER_BUCKET, {"run": run_id}))
@@ -453,7 +451,8 @@ class Ledger:
                 ]
                 return Recorded(inserted, standing_of([*rows, *new], spec), stats)
         except IntegrityError:
-            # Another worker or an earlier replay recorded this batch first.
+            # Another worker or an earlier replay recorded this batch first: its row is there
+            # (the batch's INSERT, before any other write, failed on the primary key).
             with self.sessions() as session:
                 return self._recorded(session.connection(), None, spec, run_id)
 
@@ -728,9 +727,6 @@ def _totals(batches: Sequence[Mapping[str, Any]], accepted: int, rejected: int) 
 # statement, or loading and flushing ORM objects, cost more than SQLite running it); bound
 # parameters are named apart from the columns an INSERT or UPDATE sets.
 _LOCK_RUN = select(Run.run_id).where(Run.run_id == bindparam("run")).with_for_update()
-_BATCH_EXISTS = select(Batch.batch_id).where(
-    Batch.run_id == bindparam("run"), Batch.batch_id == bindparam("batch")
-)
 _INSERT_BATCH = insert(Batch)
 _RELEASE_CLAIMS = delete(Claim).where(
     Claim.run_id == bindparam("run"),

@@ -97,6 +97,7 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
                 standing = ledger.standing(spec, run_id, session)
                 shared.note_standing(standing)
                 claims = live_claims(ledger, run_id, session)
+                holds_any = any(c["worker"] == worker for c in claims)
                 coverage = shared.coverage(
                     lambda since: ledger.coverage_since(spec.name, since, session)
                 )
@@ -133,7 +134,8 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
                     )
                     coverage[key] = coverage.get(key, 0) + 1
                 chosen = choose_cells(need, coverage, new_count, preferred, rng)
-                keep_only_in(db, run_id, worker, repairing, context.lease_seconds)
+                if holds_any:  # renew this lane's repairs, drop its others (its past self lost)
+                    keep_only_in(db, run_id, worker, repairing, context.lease_seconds)
                 taken = {
                     axis: Counter(standing.counts[axis]) + Counter(claimed[axis])
                     for axis in AXIS_NAMES
