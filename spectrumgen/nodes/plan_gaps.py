@@ -258,14 +258,17 @@ def choose_cells(
                 key = _best_uncovered(need, open_buckets, covered, rng)
             if key is None:
                 first, second, third = (need[axis] for axis in AXIS_NAMES)
-                key = min(
-                    itertools.product(*open_buckets),
-                    key=lambda k: (  # least covered, then the buckets that need most, then chance
-                        covered(k),
+                counted, taken, chance = coverage.get, picked.get, rng.random
+                cells: list[Any] = list(itertools.product(*open_buckets))  # cell keys
+                ranks = [  # least covered, then the buckets that need most, then chance
+                    (
+                        counted(k, 0) + taken(k, 0),
                         -first[k[0]] * second[k[1]] * third[k[2]],
-                        rng.random(),
-                    ),
-                )
+                        chance(),
+                    )
+                    for k in cells
+                ]
+                key = cells[min(range(len(cells)), key=ranks.__getitem__)]
             cell = Cell(capacity_level=key[0], authenticity_target=key[1], complexity_type=key[2])
         for axis, bucket in zip(AXIS_NAMES, cell.key(), strict=True):
             need[axis][bucket] -= 1
