@@ -552,11 +552,19 @@ def section_g(folder: Path, quick: bool, postgres: bool, planned_ms: float) -> l
             ">= 90%",
             busy >= 0.9,
         )
-    cpu, model, batches = cpu_per_batch(folder, 250 if quick else 1000)
+    # Three runs, the median: CPU time per batch moves by a quarter from run to run on a
+    # shared machine (the nodes' own share does not: `python bench/node_cpu.py`).
+    runs = []
+    for n in range(3):
+        (folder / f"cpu{n}").mkdir()
+        runs.append(cpu_per_batch(folder / f"cpu{n}", 250 if quick else 1000))
+    runs.sort(key=lambda run: run[0] - run[1])
+    cpu, model, batches = runs[1]
     row(
         "orchestration CPU per batch (plan to record, instant model)",
-        f"{(cpu - model) * 1000:.1f} ms ({batches} batches; {cpu * 1000:.1f} ms with the "
-        f"scripted model's own {model * 1000:.1f} ms)",
+        f"{(cpu - model) * 1000:.1f} ms, median of 3 runs ({(runs[0][0] - runs[0][1]) * 1000:.1f}"
+        f"-{(runs[2][0] - runs[2][1]) * 1000:.1f}; {batches} batches each; the scripted model's "
+        f"own {model * 1000:.1f} ms left out)",
         "<= 10 ms",
         cpu - model <= 0.010,
     )
