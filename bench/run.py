@@ -260,16 +260,20 @@ def section_e() -> list[Row]:
     started = time.perf_counter()
     quota = allocate(spec, 20_000)
     allocated = time.perf_counter() - started
-    started = time.perf_counter()
-    chosen = choose_cells(quota, coverage, 20, [], rng)
-    planned = time.perf_counter() - started
+    times = []  # five waves, the median: one wave is a few ms, and the machine is shared
+    for wave in range(5):
+        need = {axis: dict(buckets) for axis, buckets in quota.items()}
+        started = time.perf_counter()
+        chosen = choose_cells(need, coverage, 20, [], random.Random(wave))
+        times.append(time.perf_counter() - started)
+    planned = sorted(times)[2]
     return [
         ("E. planning", "cells", "allocate quotas", "plan a wave of 20", "", ""),
         (
             f"{cells:,}-cell spec, 20,000 in the ledger",
             f"{cells:,}",
             f"{allocated * 1000:.0f} ms",
-            f"{planned * 1000:.1f} ms ({len(chosen)} cells)",
+            f"{planned * 1000:.1f} ms ({len(chosen)} cells; median of 5 waves)",
             "",
             "",
         ),
