@@ -306,44 +306,10 @@ class Ledger:
     # --- the one write of a batch -----------------------------------------------------------
 
     def record_batch(
-        self,
-        run_id: str,
-        spec_name: str,
-        reply: RawReply,
-        outcomes: Sequence[Outcome],
-        records: Iterable[ExampleRecord],
-        judge: JudgeCall | None = None,
-        release: Iterable[str] = (),
-        quota: Mapping[str, Mapping[str, int]] | None = None,
-        target: int | None = None,
-        worker: str | None = None,
-        budgets: tuple[int | None, int | None] = (None, None),
+        self, run_id: str, spec_name: str, *args: Any, **named: Any
     ) -> list[ExampleRecord] | None:
-        """Write a batch, its accepted examples, its rejections and the coverage, atomically
-        (and the judge's call for it, when there was one), releasing the claims on `release`.
-        `worker` made the call; `budgets` are the run's call and token budgets now (both for
-        the dashboard).
-
-        With `quota` and `target`, the run's row is locked and the run's counts read again
-        first: an example another worker's batch made surplus is recorded as a rejection.
-
-        Returns:
-            The examples that were new to the ledger, or None when the batch was already
-            recorded (a replay) and nothing was written.
-        """
-        return self.record(
-            run_id,
-            spec_name,
-            reply,
-            outcomes,
-            records,
-            judge,
-            release,
-            quota,
-            target,
-            worker,
-            budgets,
-        ).written
+        """`record`, returning only the examples new to the ledger (None for a replay)."""
+        return self.record(run_id, spec_name, *args, **named).written
 
     def record(
         self,
@@ -359,9 +325,20 @@ class Ledger:
         worker: str | None = None,
         budgets: tuple[int | None, int | None] = (None, None),
     ) -> Recorded:
-        """`record_batch`, also returning the run's totals after the write and, given the
-        `Spec` itself, its standing: taken in the same transaction (the counts read for the
-        quota check plus what was written), not read again after it."""
+        """Write a batch, its accepted examples, its rejections and the coverage, atomically
+        (and the judge's call for it, when there was one), releasing the claims on `release`.
+        `worker` made the call; `budgets` are the run's call and token budgets now (both for
+        the dashboard).
+
+        With `quota` and `target`, the run's row is locked and the run's counts read again
+        first: an example another worker's batch made surplus is recorded as a rejection.
+
+        Returns:
+            The examples that were new to the ledger (None when the batch was already
+            recorded, a replay, and nothing was written), and the run after the write: its
+            totals and, given the `Spec` itself, its standing, both from this transaction (the
+            counts read for the quota check plus what was written), not read again after it.
+        """
         spec_name = spec if isinstance(spec, str) else spec.name
         try:
             with self.sessions.begin() as session:
@@ -442,7 +419,7 @@ class Ledger:
                 if isinstance(spec, str):
                     return Recorded(inserted, None, stats)
                 if rows is None:
-                    return self._recorded(db, inserted, spec, run_id)
+                    return self._recorded(db, inserted, spec, run_id, stats)
                 # The counts read under the lock, and one row per axis for each example written
                 new = [
                     (axis, getattr(r, axis), 1, r.authenticity_score, r.authenticity_score)
@@ -457,10 +434,15 @@ class Ledger:
                 return self._recorded(session.connection(), None, spec, run_id)
 
     def _recorded(
-        self, db: Connection, written: list[ExampleRecord] | None, spec: Spec | str, run_id: str
+        self,
+        db: Connection,
+        written: list[ExampleRecord] | None,
+        spec: Spec | str,
+        run_id: str,
+        stats: RunStats | None = None,
     ) -> Recorded:
-        """What `record` returns, read in its transaction."""
-        stats = stats_of(db.execute(_RUN_TOTALS, {"run": run_id}).first())
+        """What `record` returns, read in its transaction (the totals, unless given)."""
+        stats = stats or stats_of(db.execute(_RUN_TOTALS, {"run": run_id}).first())
         if isinstance(spec, str):
             return Recorded(written, None, stats)
         rows = db.execute(ACCEPTED_PER_BUCKET, {"run": run_id}).all()
