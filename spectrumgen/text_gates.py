@@ -18,6 +18,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from itertools import filterfalse
 from pathlib import Path
 
 from rapidfuzz import fuzz, utils
@@ -55,6 +56,7 @@ WORD = re.compile(rf"[A-Za-z][A-Za-z'{CURLY_APOSTROPHE}-]*")
 # A word run straight into the next one through punctuation ("help,and", "tired.But"); two
 # letters on each side, so "e.g." and "3.5" pass.
 GLUED = re.compile(r"[A-Za-z]{2,}[,;:!?.][A-Za-z]{2,}")
+GLUE_POINT = re.compile(r"[,;:!?.][A-Za-z]")  # where GLUED can match (a fifth of its scan)
 # Two apostrophes in a word ("She'snt't"), or "'s" on a word that takes none ("and's"): the marks
 # of a small model stitching tokens, never of a writer.
 BROKEN_WORD = re.compile(
@@ -76,6 +78,7 @@ DANGLING = frozenset(
 FINISHED_POSSESSIVES = frozenset(["let's", "it's", "that's", "what's", "here's", "there's"])
 # Numbers written back to back ("need 8.3 7.5 support"): number soup, not a calculation.
 NUMBER_RUN = re.compile(r"\b\d+(?:\.\d+)? \d+(?:\.\d+)?\b")
+DIGIT_SPACE_DIGIT = re.compile(r"\d \d")  # where NUMBER_RUN can match (a third of its scan)
 SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 # A sentence ends on one of these (a closing quote or bracket may follow).
 FINISHED = re.compile(r"[.!?\u2026][\"'\u2019\u201d)\]]*\s*$")
@@ -131,7 +134,7 @@ def field_problems(rules: TextQuality, name: str, text: str) -> list[str]:
                 f"{LOW_VARIETY}: {name} uses {len(set(tokens))} distinct words in {len(tokens)} "
                 f"(ratio {distinct:.2f} < {rules.min_distinct_word_ratio:g})"
             )
-        function_share = sum(t in FUNCTION_WORDS for t in tokens) / len(tokens)
+        function_share = sum(map(FUNCTION_WORDS.__contains__, tokens)) / len(tokens)
         if function_share < rules.min_function_word_share:
             reasons.append(
                 f"{WORD_SALAD}: {name} is a list of words, not sentences ({function_share:.0%} "
@@ -145,7 +148,8 @@ def field_problems(rules: TextQuality, name: str, text: str) -> list[str]:
         if "'" in text
         else []
     )
-    broken += NUMBER_RUN.findall(text)
+    if DIGIT_SPACE_DIGIT.search(text):
+        broken += NUMBER_RUN.findall(text)
     if len(broken) > rules.max_broken_words:
         reasons.append(
             f"{BROKEN_WORDS}: {name} has words no writer writes "
@@ -159,7 +163,7 @@ def field_problems(rules: TextQuality, name: str, text: str) -> list[str]:
                 f"{BROKEN_WORDS}: {name} has words that are not English "
                 f"({', '.join(repr(w) for w in unknown[:3])})"
             )
-    glued = GLUED.findall(text)
+    glued = GLUED.findall(text) if GLUE_POINT.search(text) else []
     if len(glued) > rules.max_glued_punctuation:
         reasons.append(
             f"{GLUED_PUNCTUATION}: {name} runs words together through punctuation "
@@ -182,8 +186,8 @@ def unknown_words(text: str) -> list[str]:
     "ma'am", "Mary's") is known when each piece is (the broken-word pattern judges the rest)."""
     known = english_words()
     found = []
-    for raw in raw_words(text):
-        if raw[0].isupper() or raw in known:  # names; most words, as written
+    for raw in filterfalse(known.__contains__, raw_words(text)):  # most words, as written
+        if raw[0].isupper():  # names
             continue
         for part in raw.lower().replace(CURLY_APOSTROPHE, "'").strip("'-").split("-"):
             if part and part not in known and not all(p in known for p in part.split("'") if p):
@@ -267,6 +271,36 @@ def similarity(a: str, b: str, cutoff: float = 0.0) -> float:
     return float(score)
 
 
+@lru_cache(maxsize=64)
+def _held_texts(
+    texts: tuple[str, ...], run: int
+) -> tuple[tuple[str, ...], frozenset[tuple[str, ...]]]:
+    """Fixed texts (a spec's exemplars) as `may_copy_any` reads them: each one `prepare`d, and
+    every run of `run` words any of them holds."""
+    grams = frozenset().union(*(ngrams(text, run) for text in texts))
+    return tuple(prepare(text) for text in texts), grams
+
+
+def may_copy_any(text: str, others: tuple[str, ...], run: int, cutoff: float, whole: bool) -> bool:
+    """False when `text` shares no run of `run` words with any of `others` and, if `whole`,
+    `similarity(text, other, cutoff)` cannot reach `cutoff` for any of them: one set test and
+    one LCS per text (in C) instead of both checks per text. Each similarity is bounded as in
+    `_may_reach`: `ratio` is 200·L / (|a| + |b|) and |longer| >= L, so neither it nor the
+    partial ratio exceeds 200·L / (|shorter| + L). True means "check them one by one"."""
+    prepared, grams = _held_texts(others, run)
+    if not ngrams(text, run).isdisjoint(grams):
+        return True
+    if not whole:
+        return False
+    mine = prepare(text)
+    for theirs in prepared:
+        common = LCSseq.similarity(mine, theirs)
+        shorter = min(len(mine), len(theirs))
+        if shorter + common == 0 or 200 * common / (shorter + common) + 1e-9 >= cutoff:
+            return True
+    return False
+
+
 def _may_reach(short: str, long: str, cutoff: float, score: float) -> bool:
     """False when `partial_ratio(short, long)` cannot reach `max(cutoff, score)`, so it need not
     run (it costs about 40 times `ratio`). It is the best `ratio` of `short` with a window `w` of
@@ -283,9 +317,11 @@ def _repetition(rules: TextQuality, name: str, tokens: Sequence[str]) -> list[st
         return []
     content = [t for t in tokens if t not in FUNCTION_WORDS]
     if content:
-        top, count = Counter(content).most_common(1)[0]
+        counts = Counter(content)
+        count = max(counts.values())
         share = count / len(tokens)
         if count >= 3 and share > rules.max_top_word_share:
+            top = next(word for word, seen in counts.items() if seen == count)  # the first said
             return [
                 f"{REPETITION}: {name} repeats {top!r} {count} times ({share:.0%} of its words)"
             ]
@@ -303,10 +339,11 @@ def duplicate_ngram_share(tokens: Sequence[str], n: int) -> float:
     character fraction; a repeated run is counted once per repeat, not per overlapping n-gram)."""
     if len(tokens) < 2 * n:
         return 0.0
-    grams = list(zip(*(tokens[i:] for i in range(n)), strict=False))
-    total = sum(len(t) for t in tokens)
-    if total == 0 or len(set(grams)) == len(grams):
+    if len(set(zip(*(tokens[i:] for i in range(n)), strict=False))) == len(tokens) - n + 1:
         return 0.0  # no n-gram said twice: most fields
+    total = sum(map(len, tokens))
+    if total == 0:
+        return 0.0
     seen: set[tuple[str, ...]] = set()
     repeated = [False] * len(tokens)
     for start in range(len(tokens) - n + 1):
@@ -330,13 +367,20 @@ def _dangling(text: str) -> bool:
 def _repeated_sentences(rules: TextQuality, name: str, text: str) -> list[str]:
     """The same line, or the same sentence of 3+ words, said twice (Gopher's duplicate-line
     fraction; short fields repeat at the sentence, rarely the line)."""
-    lines = [" ".join(line.lower().split()) for line in text.splitlines() if line.strip()]
+    raw_lines = text.splitlines()
+    lines = (
+        [" ".join(line.lower().split()) for line in raw_lines if line.strip()]
+        if len(raw_lines) > 1
+        else raw_lines  # one line: nothing to repeat
+    )
     if len(lines) > 1 and (len(lines) - len(set(lines))) / len(lines) > (
         rules.max_duplicate_line_fraction
     ):
         return [f"{REPEATED_SENTENCES}: {name} repeats {len(lines) - len(set(lines))} lines"]
     sentences = [" ".join(s.lower().strip(" .!?").split()) for s in SENTENCE.findall(text)]
     sentences = [s for s in sentences if len(s.split()) >= 3]
+    if len(set(sentences)) == len(sentences):
+        return []  # most fields
     repeated = sorted({s for s in sentences if sentences.count(s) > 1})
     if len(repeated) > rules.max_repeated_sentences:
         return [f"{REPEATED_SENTENCES}: {name} says {repeated[0]!r} more than once"]

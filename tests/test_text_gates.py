@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,10 @@ from spectrumgen.text_gates import (
     field_problems,
     item_problems,
     labelled_rows,
+    may_copy_any,
     precision_recall,
+    shared_run,
+    similarity,
     unknown_words,
     words,
 )
@@ -172,6 +176,37 @@ def test_a_reasoning_ending_on_an_exemplars_clause_is_a_copy(spec: Spec) -> None
     item = GeneratedItem.model_validate(fields | {"reasoning": reasoning})
     [reason] = copies_an_exemplar(spec, item)
     assert reason.startswith("reasoning is a near-duplicate of exemplar 8 (")
+
+
+def test_the_quick_exemplar_test_rules_out_only_fields_that_copy_no_exemplar(spec: Spec) -> None:
+    # may_copy_any is a bound: False must mean that no exemplar is near or shares a clause. Fields
+    # cut from the exemplars at random (whole, halves, clauses with words around them, words
+    # misspelt) come near them at every similarity; each is checked against them one by one.
+    rng = random.Random(3)
+    cutoff = spec.example_rules.near_duplicate_similarity
+    outcomes = {True: 0, False: 0}
+    for name in ("context", "response", "reasoning"):
+        theirs = tuple(getattr(exemplar, name) for exemplar in spec.exemplars)
+        pieces = [w for text in theirs for w in text.split()]
+        for _ in range(400):
+            source = rng.choice(theirs).split()
+            start = rng.randrange(len(source))
+            cut = source[start : start + rng.randint(3, len(source))]
+            noise = [rng.choice(pieces) for _ in range(rng.randint(0, 12))]
+            field = " ".join(rng.sample(noise, len(noise)) + cut + noise[: rng.randint(0, 4)])
+            if rng.random() < 0.5:  # a word in every five misspelt: near, with no clause shared
+                step = rng.randint(2, 5)
+                field = " ".join(w + "x" if i % step == 0 else w for i, w in enumerate(cut))
+            copies = any(
+                similarity(field, other, cutoff) >= cutoff or shared_run(field, other, 6)
+                for other in theirs
+            )
+            whole = name != "reasoning"
+            clause = any(shared_run(field, other, 6) for other in theirs)
+            verdict = may_copy_any(field, theirs, 6, cutoff, whole)
+            assert verdict or not (copies if whole else clause), field
+            outcomes[verdict] += 1
+    assert outcomes[True] > 200 and outcomes[False] > 200  # both answers were tested
 
 
 def test_a_field_naming_an_exemplars_person_copies_the_exemplar(spec: Spec) -> None:

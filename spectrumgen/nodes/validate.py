@@ -33,6 +33,7 @@ from spectrumgen.text_gates import (
     copied_fields,
     cue_pattern,
     field_problems,
+    may_copy_any,
     shared_run,
     similarity,
 )
@@ -203,6 +204,9 @@ def exemplar_names(spec: Spec) -> list[tuple[int, str]]:
 
 def _copied_clause(spec: Spec, name: str, text: str, cutoff: float) -> list[str]:
     """The first exemplar the field copies whole or by a clause, as a reason."""
+    theirs_all = tuple(getattr(exemplar, name) for exemplar in spec.exemplars)
+    if not may_copy_any(text, theirs_all, EXEMPLAR_RUN_WORDS, cutoff, name != "reasoning"):
+        return []  # most fields: no exemplar comes near, found without checking each one
     for index, exemplar in enumerate(spec.exemplars):
         theirs = getattr(exemplar, name)
         # a copy with a sentence added too; a reasoning is checked for clauses only
