@@ -63,8 +63,10 @@ def grounding_problems(spec: Spec, scenario: Scenario, item: GeneratedItem) -> l
         for name, value in expected.items():
             for match in LABELLED[name].finditer(item.reasoning):
                 for stated in (float(n) for n in match.groups() if n is not None):
+                    if abs(stated - value) <= tolerance:
+                        continue
                     problem = f"reasoning says {name} {stated:g}, the fields give {value:g}"
-                    if abs(stated - value) > tolerance and problem not in problems:
+                    if problem not in problems:
                         problems.append(problem)
     if grounding.require_qualitative_anchors:
         words = grounding.anchors.get(scenario.capacity_level, [])

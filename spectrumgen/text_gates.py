@@ -105,14 +105,15 @@ def raw_words(text: str) -> tuple[str, ...]:
 @lru_cache(maxsize=8192)
 def words(text: str) -> tuple[str, ...]:
     """The words of a text, lower-cased (remembered, like `raw_words`)."""
-    return tuple(w.lower().replace(CURLY_APOSTROPHE, "'") for w in raw_words(text))
+    raw = raw_words(text)  # lower-cased together: one call, not one per word (no word has \0)
+    return tuple("\0".join(raw).lower().replace(CURLY_APOSTROPHE, "'").split("\0")) if raw else ()
 
 
 @lru_cache(maxsize=8192)
 def ngrams(text: str, n: int) -> frozenset[tuple[str, ...]]:
     """The text's word n-grams (remembered, like `words`)."""
     tokens = words(text)
-    return frozenset(tokens[i : i + n] for i in range(len(tokens) - n + 1))
+    return frozenset(zip(*(tokens[i:] for i in range(n)), strict=False))
 
 
 def field_problems(rules: TextQuality, name: str, text: str) -> list[str]:

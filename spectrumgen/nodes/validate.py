@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -194,12 +195,17 @@ def copies_an_exemplar(
 
 def exemplar_names(spec: Spec) -> list[tuple[int, str]]:
     """The first names of the spec's exemplars' people ("Odile, a colleague..." gives Odile)."""
+    return list(_first_names(tuple(exemplar.hints.get("who", "") for exemplar in spec.exemplars)))
+
+
+@lru_cache(maxsize=64)
+def _first_names(whos: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
     found = []
-    for index, exemplar in enumerate(spec.exemplars):
-        first = exemplar.hints.get("who", "").split(",")[0].split()
+    for index, who in enumerate(whos):
+        first = who.split(",")[0].split()
         if len(first) == 1 and first[0][:1].isupper():
             found.append((index, first[0]))
-    return found
+    return tuple(found)
 
 
 def _copied_clause(spec: Spec, name: str, text: str, cutoff: float) -> list[str]:
