@@ -121,3 +121,24 @@ def test_planning_keeps_coverage_and_reads_only_the_cells_counted_since(db_url: 
     assert read_back[1] == {("recent", "a", "x"), ("new", "a", "x")}
     seen[("old", "a", "x")] = 99  # each caller gets a copy to add its claims to
     assert lanes.coverage(read)[("old", "a", "x")] == 3
+
+
+def test_planning_reads_other_processes_coverage_at_most_once_in_a_while() -> None:
+    # Within `fresh_within` seconds of its last read the lanes' copy is used as it is, with the
+    # counts this process's batches wrote (note_covered); the next read after that brings in
+    # the rest.
+    lanes = RunLanes(1, threading.BoundedSemaphore(1))
+    in_ledger = {("a", "b", "c"): 1}
+    reads: list[datetime | None] = []
+
+    def read(since: datetime | None) -> tuple[dict[tuple[str, str, str], int], datetime | None]:
+        reads.append(since)
+        return dict(in_ledger), datetime(2026, 1, 1, tzinfo=UTC)
+
+    assert lanes.coverage(read, fresh_within=3600) == {("a", "b", "c"): 1}
+    in_ledger[("x", "y", "z")] = 4  # another worker's batch
+    lanes.note_covered({("a", "b", "c"): 2})  # this process's batch, read back as it recorded
+    assert lanes.coverage(read, fresh_within=3600) == {("a", "b", "c"): 2}
+    assert len(reads) == 1
+    assert lanes.coverage(read) == {("a", "b", "c"): 1, ("x", "y", "z"): 4}  # read again
+    assert len(reads) == 2

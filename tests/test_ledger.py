@@ -92,6 +92,11 @@ def test_recording_returns_the_run_as_a_fresh_read_sees_it(ledger: Ledger, spec:
         assert after.written and len(after.written) == 2
         assert after.standing == ledger.standing(spec, "r1")  # the counts plus what was written
         assert after.stats == ledger.run_stats("r1")
+        # the written cells' coverage counts, totals across runs (both batches fill the same)
+        written = {(r.capacity_level, r.authenticity_target, r.complexity_type) for r in records}
+        counts = ledger.coverage_counts(spec.name)
+        assert after.covered == {cell: counts[cell] for cell in written}
+    assert set(after.covered.values()) == {2}
     again = ledger.record("r1", spec, reply, outcomes, records, quota=quota, target=64)
     assert again.written is None and again.standing == ledger.standing(spec, "r1")
     assert again.stats.accepted == 4

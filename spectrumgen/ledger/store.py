@@ -11,7 +11,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -91,11 +91,13 @@ class RunStats:
 @dataclass(frozen=True)
 class Recorded:
     """What recording a batch did (`Ledger.record`): the examples new to the ledger (None for a
-    batch already recorded), and the run after it: its standing (given the spec) and totals."""
+    batch already recorded), and the run after it: its standing (given the spec) and totals,
+    and the spec's coverage counts (across all runs) of the cells it wrote."""
 
     written: list[ExampleRecord] | None
     standing: Standing | None
     stats: RunStats
+    covered: dict[CellKey, int] = field(default_factory=dict)
 
 
 class Ledger:
@@ -402,7 +404,7 @@ class Ledger:
                 db.execute(_INSERT_BATCH, batches)
                 statements = _statements(db.dialect.name)
                 inserted = self._insert_examples(db, statements, records, reply.batch_id)
-                self._count_coverage(db, statements, spec_name, inserted)
+                covered = self._count_coverage(db, statements, spec_name, inserted)
                 self._count_run_cells(db, statements, run_id, inserted)
                 released = list(release)
                 if released:
@@ -417,16 +419,18 @@ class Ledger:
                 totals = db.execute(statements["add_to_totals"], {"run_id": run_id, **added})
                 stats = stats_of(totals.first())
                 if isinstance(spec, str):
-                    return Recorded(inserted, None, stats)
+                    return Recorded(inserted, None, stats, covered)
                 if rows is None:
-                    return self._recorded(db, inserted, spec, run_id, stats)
+                    return replace(
+                        self._recorded(db, inserted, spec, run_id, stats), covered=covered
+                    )
                 # The counts read under the lock, and one row per axis for each example written
                 new = [
                     (axis, getattr(r, axis), 1, r.authenticity_score, r.authenticity_score)
                     for r in inserted
                     for axis in AXIS_NAMES
                 ]
-                return Recorded(inserted, standing_of([*rows, *new], spec), stats)
+                return Recorded(inserted, standing_of([*rows, *new], spec), stats, covered)
         except IntegrityError:
             # Another worker or an earlier replay recorded this batch first: its row is there
             # (the batch's INSERT, before any other write, failed on the primary key).
@@ -473,15 +477,16 @@ class Ledger:
 
     def _count_coverage(
         self, db: Connection, statements: Statements, spec_name: str, records: list[ExampleRecord]
-    ) -> None:
-        """Add the new examples to their cells' counts, one upsert per cell."""
+    ) -> dict[CellKey, int]:
+        """Add the new examples to their cells' counts, one upsert per cell; returns the cells'
+        new counts."""
         cells = Counter(
             (r.capacity_level, r.authenticity_target, r.complexity_type) for r in records
         )
         if not cells:
-            return
+            return {}
         now = utc_now()
-        db.execute(
+        counted = db.execute(
             statements["count_coverage"],
             [
                 {
@@ -496,6 +501,7 @@ class Ledger:
                 for (capacity, authenticity, complexity), count in cells.items()
             ],
         )
+        return {(c, a, x): n for c, a, x, n in counted}
 
 
 def _summed_per_bucket(table: Any, *columns: Any) -> CompoundSelect:
@@ -782,7 +788,7 @@ def _statements(dialect: str) -> Statements:
                 + new_coverage.excluded.generated_count,
                 "last_generated": new_coverage.excluded.last_generated,
             },
-        ),
+        ).returning(*(coverage.c[axis] for axis in AXIS_NAMES), coverage.c.generated_count),
         "add_to_totals": new_totals.on_conflict_do_update(  # returning the run's new totals
             index_elements=["run_id"],
             set_={

@@ -26,7 +26,7 @@ from langgraph.runtime import Runtime
 
 from spectrumgen.budget import call_budget
 from spectrumgen.graph.context import check_target
-from spectrumgen.graph.lanes import run_lanes
+from spectrumgen.graph.lanes import COVERAGE_REFRESH_SECONDS, run_lanes
 from spectrumgen.graph.state import GenerationState
 from spectrumgen.ledger.claims import (
     claim_counted,
@@ -99,7 +99,8 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
                 claims = live_claims(ledger, run_id, session)
                 holds_any = any(c["worker"] == worker for c in claims)
                 coverage = shared.coverage(
-                    lambda since: ledger.coverage_since(spec.name, since, session)
+                    lambda since: ledger.coverage_since(spec.name, since, session),
+                    COVERAGE_REFRESH_SECONDS,
                 )
                 accepted_count = standing.accepted
                 remaining = target - accepted_count

@@ -74,6 +74,7 @@ def record(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
             budgets=(state.get("call_budget"), state.get("token_budget")),
         )
         written, standing, stats = recorded.written, recorded.standing, recorded.stats
+        shared.note_covered(recorded.covered)
         if written is not None:
             kept = {r.scenario_id for r in written}
             shared.drop_responses({o.scenario.scenario_id for o in outcomes} - kept)
