@@ -16,11 +16,11 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
-from sqlalchemy.orm import Session
 
 from spectrumgen.ledger.store import (
     ACCEPTED_PER_BUCKET,
     CLAIMED_PER_BUCKET,
+    InTransaction,
     Ledger,
     per_bucket,
 )
@@ -63,7 +63,7 @@ _INSERT = insert(Claim)
 
 
 def live_claims(
-    ledger: Ledger, run_id: str, session: Session | None = None
+    ledger: Ledger, run_id: str, session: InTransaction | None = None
 ) -> list[dict[str, Any]]:
     """Every unexpired claim of the run, as quota rows (the three axes, and who holds it)."""
     with ledger.sessions.reusing(session) as session:

@@ -184,14 +184,16 @@ class Ledger:
 
     # --- reads for planning and validation --------------------------------------------------
 
-    def coverage_counts(self, spec_name: str, session: Session | None = None) -> dict[CellKey, int]:
+    def coverage_counts(
+        self, spec_name: str, session: InTransaction | None = None
+    ) -> dict[CellKey, int]:
         """Accepted examples per cell of a spec, across all runs (in `session` when given)."""
         with self.sessions.reusing(session) as session:
             rows = session.connection().execute(_COVERAGE, {"spec": spec_name})
             return {(c, a, x): n for c, a, x, n in rows}
 
     def coverage_since(
-        self, spec_name: str, since: datetime | None, session: Session | None = None
+        self, spec_name: str, since: datetime | None, session: InTransaction | None = None
     ) -> tuple[dict[CellKey, int], datetime | None]:
         """The cells of a spec counted at or after `since` (all when None), with their counts
         across all runs, and when the newest of them was counted (in `session` when given).
@@ -220,7 +222,7 @@ class Ledger:
                 dict(zip((*AXIS_NAMES, "authenticity_score"), row, strict=True)) for row in rows
             ]
 
-    def standing(self, spec: Spec, run_id: str, session: Session | None = None) -> Standing:
+    def standing(self, spec: Spec, run_id: str, session: InTransaction | None = None) -> Standing:
         """What the run has accepted, per bucket of each axis, with its lowest and highest
         authenticity score (in `session` when given). Summed in the database from `run_cells`,
         kept as batches are recorded: a few rows per axis come back, however many cells."""
@@ -229,7 +231,7 @@ class Ledger:
         return standing_of(rows, spec)
 
     def accepted_responses(
-        self, run_id: str, since: datetime | None = None, session: Session | None = None
+        self, run_id: str, since: datetime | None = None, session: InTransaction | None = None
     ) -> tuple[dict[str, str], datetime | None]:
         """Scenario id to response text of the run's accepted examples (for near-duplicates),
         those accepted at or after `since` only when given; and when the newest was accepted
@@ -240,7 +242,7 @@ class Ledger:
         newest = max((row[2] for row in rows), default=since)
         return {scenario_id: response for scenario_id, response, _ in rows}, newest
 
-    def run_stats(self, run_id: str, session: Session | None = None) -> RunStats:
+    def run_stats(self, run_id: str, session: InTransaction | None = None) -> RunStats:
         """Totals of the run: one row of `run_totals`, kept as its batches are recorded (in
         `session` when given)."""
         with self.sessions.reusing(session) as session:
@@ -343,7 +345,7 @@ class Ledger:
         """
         spec_name = spec if isinstance(spec, str) else spec.name
         try:
-            with self.sessions.begin() as session:
+            with self.sessions.write() as session:
                 db = session.connection()
                 rows: list[Sequence[Any]] | None = None  # the run's counts per bucket, read
                 if quota is not None and target is not None:  # one recorder at a time per run
@@ -818,10 +820,10 @@ class Sessions:
     """
 
     def __init__(self, engine: Engine, one_connection: bool = False) -> None:
+        self._engine = engine
+        self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
         self._reads = sessionmaker(engine, expire_on_commit=False)
-        self._writes = sessionmaker(
-            engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
-        )
+        self._writes = sessionmaker(self._write_engine, expire_on_commit=False)
         self._turns: Any = threading.RLock() if one_connection else nullcontext()
         sqlite_file = engine.dialect.name == "sqlite" and not one_connection
         self._write_turns: Any = threading.RLock() if sqlite_file else nullcontext()
@@ -831,7 +833,7 @@ class Sessions:
         with self._turns, self._reads() as session:
             yield session
 
-    def reusing(self, session: Session | None) -> AbstractContextManager[Session]:
+    def reusing(self, session: InTransaction | None) -> AbstractContextManager[InTransaction]:
         """`session` itself when a caller has one open (reads that must see one snapshot),
         else a new read session."""
         return nullcontext(session) if session is not None else self()
@@ -842,14 +844,38 @@ class Sessions:
             yield session
 
     @contextmanager
-    def snapshot(self) -> Iterator[Session]:
-        """A read session whose statements all see the ledger as of its first one (SQLite's
+    def write(self) -> Iterator[Transaction]:
+        """A write transaction, as `begin()`'s, on a connection with no ORM session around it
+        (for a batch's planning and recording: a session costs more than a small transaction's
+        statements)."""
+        with self._turns, self._write_turns, self._write_engine.begin() as connection:
+            yield Transaction(connection)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Transaction]:
+        """A read transaction whose statements all see the ledger as of its first one (SQLite's
         read transactions do; PostgreSQL's need REPEATABLE READ), so reads of what is accepted
-        and what is claimed never straddle another lane's commit."""
-        with self._turns, self._reads() as session:
-            if session.get_bind().dialect.name == "postgresql":
-                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            yield session
+        and what is claimed never straddle another lane's commit; like `write`, no session."""
+        with self._turns, self._engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execution_options(isolation_level="REPEATABLE READ")
+            with connection.begin():
+                yield Transaction(connection)
+
+
+class Transaction:
+    """An open transaction on one connection (`Sessions.write`, `Sessions.snapshot`). Its
+    `connection()` is a session's, so the ledger's reads take either (`InTransaction`)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def connection(self) -> Connection:
+        """The connection the transaction is open on."""
+        return self._connection
+
+
+InTransaction = Session | Transaction
 
 
 WRITE_OPTION = "spectrumgen_write"

@@ -81,7 +81,7 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
             # One transaction, the run's row locked first: the calls made, what is accepted,
             # claimed and covered, the choice, and the claim on it (no other lane or worker
             # claims or records in between, so every cell chosen is granted).
-            with ledger.sessions.begin() as session:
+            with ledger.sessions.write() as session:
                 db = session.connection()
                 first = lock_run(db, run_id)
                 # The calls this lane may make: what the budget has left once the other lanes'
