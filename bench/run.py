@@ -44,8 +44,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from dashboard import section_h  # noqa: E402
 
 from spectrumgen.compare import run_old_approach  # noqa: E402
-from spectrumgen.graph.builder import build_graph  # noqa: E402
-from spectrumgen.graph.context import RunContext  # noqa: E402
+from spectrumgen.graph.builder import build_graph, build_lane_graph  # noqa: E402
+from spectrumgen.graph.context import RECURSION_LIMIT, RunContext  # noqa: E402
 from spectrumgen.llm import backend_for, call_batch  # noqa: E402
 from spectrumgen.nodes.compose import compose_scenario  # noqa: E402
 from spectrumgen.nodes.parse import parse_reply  # noqa: E402
@@ -417,12 +417,11 @@ def share_of_ideal(
     return ideal / phase, ideal / wall, calls, phase
 
 
-def cpu_per_batch(folder: Path, target: int) -> tuple[float, float, int]:
-    """Process CPU (all threads) per batch from the run's first plan to its last record, with
-    the scripted (instant) model; and, of that, the scripted model's own CPU per reply."""
+@contextmanager
+def scripted_model_cpu() -> Iterator[dict[str, float]]:
+    """The scripted model's own CPU ("model", seconds, all threads) while the block runs."""
     from spectrumgen.llm.scripted import ScriptedChatModel
 
-    context = RunContext(backend="scripted", db_url=fresh_db(folder, "cpu"), concurrency=1)
     spent = {"model": 0.0}
     original = ScriptedChatModel._generate
 
@@ -435,6 +434,16 @@ def cpu_per_batch(folder: Path, target: int) -> tuple[float, float, int]:
 
     ScriptedChatModel._generate = timed  # type: ignore[method-assign]
     try:
+        yield spent
+    finally:
+        ScriptedChatModel._generate = original  # type: ignore[method-assign]
+
+
+def cpu_per_batch(folder: Path, target: int) -> tuple[float, float, int]:
+    """Process CPU (all threads) per batch from the run's first plan to its last record, with
+    the scripted (instant) model; and, of that, the scripted model's own CPU per reply."""
+    context = RunContext(backend="scripted", db_url=fresh_db(folder, "cpu"), concurrency=1)
+    with scripted_model_cpu() as spent:
         graph = build_graph().compile()
         begun = ended = 0.0
         batches = 0
@@ -448,9 +457,24 @@ def cpu_per_batch(folder: Path, target: int) -> tuple[float, float, int]:
                 ended = time.process_time()  # a lane has recorded its last batch
             elif "finish" in update:
                 batches = int(update["finish"]["manifest"]["llm_calls"])
-    finally:
-        ScriptedChatModel._generate = original  # type: ignore[method-assign]
     return (ended - begun) / batches, spent["model"] / batches, batches
+
+
+def cpu_per_batch_one_lane(folder: Path, target: int) -> tuple[float, float, int]:
+    """`cpu_per_batch` for one lane's loop run alone (`build_lane_graph`), its first plan
+    starting the run: no second lane wants the interpreter at the same time. With an instant
+    model both lanes of a concurrency-1 run always do; with a real one, one of them is waiting
+    on its call."""
+    context = RunContext(backend="scripted", db_url=fresh_db(folder, "lane"), concurrency=1)
+    with scripted_model_cpu() as spent:
+        graph = build_lane_graph().compile()
+        config = context.graph_config()
+        config["recursion_limit"] = RECURSION_LIMIT
+        begun = time.process_time()
+        final = graph.invoke({"target": target, "lane": 0}, config, context=context)
+        used = time.process_time() - begun
+    batches = int(final["llm_calls"])
+    return used / batches, spent["model"] / batches, batches
 
 
 def batch_time_drift(folder: Path, target: int) -> tuple[float, float, int, float, float]:
@@ -571,6 +595,17 @@ def section_g(folder: Path, quick: bool, postgres: bool, planned_ms: float) -> l
         f"own {model * 1000:.1f} ms left out)",
         "<= 10 ms",
         cpu - model <= 0.010,
+    )
+    alone = sorted(
+        (cpu_per_batch_one_lane(folder / f"cpu{n}", 250 if quick else 1000) for n in range(3)),
+        key=lambda run: run[0] - run[1],
+    )
+    row(
+        "the same, one lane alone (no second lane wanting the interpreter at the same time)",
+        f"{(alone[1][0] - alone[1][1]) * 1000:.1f} ms, median of 3 runs "
+        f"({(alone[0][0] - alone[0][1]) * 1000:.1f}-{(alone[2][0] - alone[2][1]) * 1000:.1f})",
+        "",
+        None,
     )
     row(
         "planning a wave of 20, 100,000-cell spec",

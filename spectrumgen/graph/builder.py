@@ -173,7 +173,10 @@ def make_lane(loop: CompiledStateGraph[Any, Any, Any, Any]) -> Callable[..., dic
         configurable = {**config.get("configurable", {}), EVENTS_KEY: forward}
         inner: RunnableConfig = {**config, "configurable": configurable, "recursion_limit": limit}
         try:
-            for chunk in loop.stream(state, inner, stream_mode="values"):
+            # Only what the lane reports is read back after each step, not the whole state.
+            for chunk in loop.stream(
+                state, inner, stream_mode="values", output_keys=list(LANE_REPORT)
+            ):
                 if isinstance(chunk, dict):
                     final = chunk
         except GraphBubbleUp:
