@@ -114,6 +114,16 @@ class CharCounts:
         rows = np.flatnonzero(apart <= allowed)
         return [key for key in (self.keys[row] for row in rows) if key is not None]
 
+    def among(self, prepared: str, cutoff: float, keys: list[str]) -> list[str]:
+        """`candidates`, asked of the held texts under `keys` only (the index's candidates),
+        in their order."""
+        if not keys:
+            return []
+        rows = np.fromiter(map(self.rows.__getitem__, keys), dtype=np.int64, count=len(keys))
+        apart = np.abs(self.counts[rows] - _counts(prepared)).sum(axis=1, dtype=np.int64)
+        allowed = (1 - cutoff / 100) * (self.lengths[rows] + len(prepared)) + 1
+        return [keys[i] for i in np.flatnonzero(apart <= allowed)]
+
 
 def _counts(prepared: str) -> np.ndarray:
     points = np.frombuffer(prepared.encode("utf-32-le"), dtype=np.uint32) % BUCKETS
@@ -176,7 +186,8 @@ class NearDuplicates:
         else:
             signature = minhash(prepared)
             self._remember(prepared, signature)
-            keys = self._index.query(signature)
+            # the index's candidates whose character counts allow the cut-off (a few of them)
+            keys = self._counts.among(prepared, self.cutoff, self._index.query(signature))
             candidates = {key: self.texts[key] for key in keys}
         if not candidates:
             return None
