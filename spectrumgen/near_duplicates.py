@@ -5,9 +5,10 @@ A response is a near-duplicate when its similarity to an accepted one (rapidfuzz
 Indel ratio, 0-100, on texts `text_gates.prepare`d) reaches the spec's
 `near_duplicate_similarity`. Comparing with every accepted response is one scan in C, about
 0.4 us per response held: 0.4 ms per item at 1,000, but 8 ms at 20,000, so a long run's
-batches slowed as it grew. From `INDEX_FROM` responses on, a MinHash LSH index (datasketch) over
-each text's 4-character shingles names the few candidates worth comparing, and only those are
-scored, with the same ratio and cut-off. Below `INDEX_FROM` every response is compared, exactly
+batches slowed as it grew. From `INDEX_FROM` responses on, a MinHash LSH index over each text's
+4-character shingles (datasketch's MinHash, banded as its MinHashLSH bands them: `BandIndex`)
+names the few candidates worth comparing; those the character counts allow are scored, with the
+same ratio and cut-off. Below `INDEX_FROM` every response is compared, exactly
 as before, past an exact filter on character counts (`CharCounts`: it leaves out only texts that
 cannot reach the cut-off).
 
@@ -29,7 +30,7 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
+from datasketch import MinHash
 from rapidfuzz import fuzz, process
 
 from spectrumgen.text_gates import prepare
@@ -41,6 +42,8 @@ above, a query costs about 0.2 ms plus 4% of a full scan (the candidates)."""
 SHINGLE = 4
 PERMUTATIONS = 128
 LSH_THRESHOLD = 0.4
+# The bands datasketch's MinHashLSH chooses for that threshold and number of permutations.
+BANDS, ROWS = 32, 4
 
 
 def _hash(shingle: bytes) -> int:
@@ -105,24 +108,51 @@ class CharCounts:
         if row is not None:
             self.keys[row] = None
 
-    def candidates(self, prepared: str, cutoff: float) -> list[str]:
-        """The keys of the held texts that may reach `cutoff` with this one, in the order they
-        were added."""
-        held = len(self.keys)
-        apart = np.abs(self.counts[:held] - _counts(prepared)).sum(axis=1, dtype=np.int64)
-        allowed = (1 - cutoff / 100) * (self.lengths[:held] + len(prepared)) + 1  # 1: rounding
-        rows = np.flatnonzero(apart <= allowed)
-        return [key for key in (self.keys[row] for row in rows) if key is not None]
+    def candidates(self, prepared: str, cutoff: float, rows: np.ndarray | None = None) -> list[str]:
+        """The keys of the held texts that may reach `cutoff` with this one (among `rows` only,
+        when given: the index's candidates), in the order they were added."""
+        if rows is None:  # every row: a view, not a copy
+            counts, lengths = self.counts[: len(self.keys)], self.lengths[: len(self.keys)]
+        else:
+            counts, lengths = self.counts[rows], self.lengths[rows]
+        apart = np.abs(counts - _counts(prepared)).sum(axis=1, dtype=np.int64)
+        allowed = (1 - cutoff / 100) * (lengths + len(prepared)) + 1  # 1: rounding
+        kept = np.flatnonzero(apart <= allowed)
+        if rows is not None:
+            kept = rows[kept]
+        return [key for key in (self.keys[row] for row in kept) if key is not None]
 
-    def among(self, prepared: str, cutoff: float, keys: list[str]) -> list[str]:
-        """`candidates`, asked of the held texts under `keys` only (the index's candidates),
-        in their order."""
-        if not keys:
-            return []
-        rows = np.fromiter(map(self.rows.__getitem__, keys), dtype=np.int64, count=len(keys))
-        apart = np.abs(self.counts[rows] - _counts(prepared)).sum(axis=1, dtype=np.int64)
-        allowed = (1 - cutoff / 100) * (self.lengths[rows] + len(prepared)) + 1
-        return [keys[i] for i in np.flatnonzero(apart <= allowed)]
+
+class BandIndex:
+    """MinHash LSH over `CharCounts` rows: a text is a candidate for another when all `ROWS`
+    values of one of their `BANDS` bands of MinHash values agree (datasketch's MinHashLSH, with
+    the bands it picks for `LSH_THRESHOLD`). Each band is one dict from the band's bytes to
+    the bucket's row numbers, packed in bytes (64-bit), which the garbage collector does not
+    track: it sees 32 dicts. MinHashLSH kept a set per bucket, about 300,000 at 19,000
+    responses, which every full collection walked. Rows of removed texts stay in their
+    buckets; `CharCounts` knows them as removed."""
+
+    def __init__(self) -> None:
+        self.tables: list[dict[bytes, bytes]] = [{} for _ in range(BANDS)]
+
+    def insert(self, row: int, signature: MinHash) -> None:
+        """Index a row's MinHash."""
+        packed = row.to_bytes(8, "little")
+        for table, band in zip(self.tables, _bands(signature), strict=True):
+            table[band] = table.get(band, b"") + packed
+
+    def query(self, signature: MinHash) -> np.ndarray:
+        """The rows sharing a band with this MinHash, in the order they were added."""
+        found = [
+            table.get(band) for table, band in zip(self.tables, _bands(signature), strict=True)
+        ]
+        rows = np.frombuffer(b"".join(bucket for bucket in found if bucket), dtype="<i8")
+        return np.unique(rows)
+
+
+def _bands(signature: MinHash) -> list[bytes]:
+    values = signature.hashvalues
+    return [values[i : i + ROWS].tobytes() for i in range(0, BANDS * ROWS, ROWS)]
 
 
 def _counts(prepared: str) -> np.ndarray:
@@ -140,7 +170,7 @@ class NearDuplicates:
         self.cutoff = cutoff
         self.index_from = index_from
         self.texts: dict[str, str] = {}  # key -> prepared text
-        self._index: MinHashLSH | None = None
+        self._index: BandIndex | None = None
         self._signatures: dict[str, MinHash] = {}  # of texts just checked, added next
         self._counts = CharCounts()  # the full scan's exact filter
 
@@ -163,16 +193,16 @@ class NearDuplicates:
         self.texts[key] = prepared = prepare(text)
         self._counts.add(key, prepared)
         if self._index is not None:
-            self._index.insert(key, self._signatures.pop(prepared, None) or minhash(prepared))
+            signature = self._signatures.pop(prepared, None) or minhash(prepared)
+            self._index.insert(self._counts.rows[key], signature)
         # Below the index size nothing is signed: building the index signs every response held
         # at once (154 ms at 1,000, once a run), where signing each ahead from half the size on
         # cost every run that passed 500 responses 115 ms, whether it built the index or not.
 
     def remove(self, key: str) -> None:
         """Forget a response (it did not make it into the ledger after all)."""
-        if self.texts.pop(key, None) is not None and self._index is not None:
-            self._index.remove(key)
-        self._counts.remove(key)
+        self.texts.pop(key, None)
+        self._counts.remove(key)  # and so from the index's candidates
 
     def closest(self, text: str) -> tuple[str, float] | None:
         """The key and similarity of the most similar response held at or over the cut-off."""
@@ -187,7 +217,8 @@ class NearDuplicates:
             signature = minhash(prepared)
             self._remember(prepared, signature)
             # the index's candidates whose character counts allow the cut-off (a few of them)
-            keys = self._counts.among(prepared, self.cutoff, self._index.query(signature))
+            rows = self._index.query(signature)
+            keys = self._counts.candidates(prepared, self.cutoff, rows)
             candidates = {key: self.texts[key] for key in keys}
         if not candidates:
             return None
@@ -202,8 +233,7 @@ class NearDuplicates:
         self._signatures[prepared] = signature
 
     def _build_index(self) -> None:
-        index = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=PERMUTATIONS)
-        with index.insertion_session() as session:
-            for key, prepared in self.texts.items():
-                session.insert(key, minhash(prepared))
+        index = BandIndex()
+        for key, prepared in self.texts.items():
+            index.insert(self._counts.rows[key], minhash(prepared))
         self._index = index
