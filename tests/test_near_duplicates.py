@@ -5,10 +5,18 @@ from __future__ import annotations
 import gc
 import random
 
+from datasketch import MinHashLSH
 from rapidfuzz import fuzz, process
 
 from spectrumgen.llm.scripted import write_example
-from spectrumgen.near_duplicates import CharCounts, NearDuplicates
+from spectrumgen.near_duplicates import (
+    BANDS,
+    LSH_THRESHOLD,
+    PERMUTATIONS,
+    ROWS,
+    CharCounts,
+    NearDuplicates,
+)
 from spectrumgen.text_gates import prepare
 
 CUTOFF = 90.0
@@ -137,3 +145,8 @@ def test_the_index_gives_the_garbage_collector_nothing_to_walk_per_response() ->
     assert checker.closest(texts[0]) is not None and checker.indexed
     gc.collect()
     assert len(gc.get_objects()) - before < 100
+
+
+def test_the_index_bands_as_datasketch_would_for_its_threshold() -> None:
+    lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=PERMUTATIONS)
+    assert (lsh.b, lsh.r) == (BANDS, ROWS)
