@@ -807,7 +807,8 @@ def _statements(dialect: str) -> Statements:
 
 
 class Sessions:
-    """`sessions()` for reads, `sessions.begin()` for a write transaction.
+    """`sessions()` for reads, `sessions.begin()` for a write transaction (ORM sessions);
+    `snapshot()` and `write()` for the same on a bare connection (a batch's hot path).
 
     On SQLite a write transaction begins IMMEDIATE: it takes the file's write lock before its
     first read, so two claimers (a run's lanes) cannot both read the same next scenario number
