@@ -16,7 +16,7 @@ from spectrumgen.ledger import open_ledger
 from spectrumgen.ledger.claims import claim_cells
 from spectrumgen.ledger.tables import ParameterCoverage
 from spectrumgen.nodes.plan_gaps import choose_cells, still_needed
-from spectrumgen.quotas import allocate
+from spectrumgen.quotas import Standing, allocate
 from spectrumgen.schemas.spec import AXIS_NAMES, Spec
 from tests.llm_servers import Behaviour, OllamaHandler, serve
 from tests.test_ollama_backend import ollama_context, run_graph
@@ -142,3 +142,15 @@ def test_planning_reads_other_processes_coverage_at_most_once_in_a_while() -> No
     assert len(reads) == 1
     assert lanes.coverage(read) == {("a", "b", "c"): 1, ("x", "y", "z"): 4}  # read again
     assert len(reads) == 2
+
+
+def test_a_lane_that_reports_an_earlier_commit_last_reports_the_newest_standing() -> None:
+    # Lane A commits with 5 accepted, lane B then with 10 and reports; A's report comes out
+    # last: it must not tell a progress bar that the run went back to 5.
+    lanes = RunLanes(1, threading.BoundedSemaphore(1))
+    five, ten = (Standing(counts={}, accepted=n, low=None, high=None) for n in (5, 10))
+    with lanes.reporting(ten) as newest:
+        assert newest.accepted == 10
+    with lanes.reporting(five) as newest:
+        assert newest.accepted == 10
+    assert lanes.standing is not None and lanes.standing.accepted == 10

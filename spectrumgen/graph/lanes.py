@@ -68,6 +68,16 @@ class RunLanes:
             if self.standing is None or standing.accepted >= self.standing.accepted:
                 self.standing = standing
 
+    @contextmanager
+    def reporting(self, standing: Standing) -> Iterator[Standing]:
+        """`note_standing`, then the newest standing the lanes know, held while a lane reports
+        it: two lanes' reports come out in order, and the run's accepted count they show never
+        goes back (a lane that committed first can reach its report last)."""
+        with self.standing_lock:
+            if self.standing is None or standing.accepted >= self.standing.accepted:
+                self.standing = standing
+            yield self.standing
+
     def coverage(
         self,
         read: Callable[[datetime | None], tuple[dict[tuple[str, str, str], int], datetime | None]],

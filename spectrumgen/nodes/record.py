@@ -87,25 +87,25 @@ def record(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
     if standing is None or stats is None:  # no batch this time: the run's standing, in one read
         with ledger.sessions.snapshot() as view:
             standing, stats = ledger.standing(spec, run_id, view), ledger.run_stats(run_id, view)
-    shared.note_standing(standing)
-    report = evaluate(spec, int(state["target"]), standing)
     calls, tokens = stats.llm_calls, stats.prompt_tokens + stats.completion_tokens
-    parts.emit(
-        {
-            "event": "recorded",
-            "lane": state.get("lane", 0),
-            "wave": state.get("wave"),
-            "accepted": report.accepted,
-            "target": report.target,
-            "llm_calls": calls,
-            "call_budget": state.get("call_budget"),
-            "tokens": tokens,
-            "tokens_estimated": stats.tokens_estimated,
-            "token_budget": state.get("token_budget"),
-            "quota_met": report.met,
-            "shortfalls": report.shortfalls,
-        }
-    )
+    with shared.reporting(standing) as newest:  # reports in order, never going back
+        report = evaluate(spec, int(state["target"]), newest)
+        parts.emit(
+            {
+                "event": "recorded",
+                "lane": state.get("lane", 0),
+                "wave": state.get("wave"),
+                "accepted": report.accepted,
+                "target": report.target,
+                "llm_calls": calls,
+                "call_budget": state.get("call_budget"),
+                "tokens": tokens,
+                "tokens_estimated": stats.tokens_estimated,
+                "token_budget": state.get("token_budget"),
+                "quota_met": report.met,
+                "shortfalls": report.shortfalls,
+            }
+        )
     return {"quota": report.model_dump(), "llm_calls": calls, "tokens_used": tokens}
 
 
