@@ -295,9 +295,8 @@ def may_copy_any(text: str, others: tuple[str, ...], run: int, cutoff: float, wh
         return False
     mine = prepare(text)
     for theirs in prepared:
-        common = LCSseq.similarity(mine, theirs)
-        shorter = min(len(mine), len(theirs))
-        if shorter + common == 0 or 200 * common / (shorter + common) + 1e-9 >= cutoff:
+        short, long = sorted((mine, theirs), key=len)
+        if not short or _may_reach(short, long, cutoff, 0.0):
             return True
     return False
 

@@ -65,8 +65,7 @@ class RunLanes:
         most accepted), for validate's quota check. Its own lock: a planning lane calls this
         inside its ledger transaction, and must not wait there on `changed`."""
         with self.standing_lock:
-            if self.standing is None or standing.accepted >= self.standing.accepted:
-                self.standing = standing
+            self._keep_newest(standing)
 
     @contextmanager
     def reporting(self, standing: Standing) -> Iterator[Standing]:
@@ -74,9 +73,14 @@ class RunLanes:
         it: two lanes' reports come out in order, and the run's accepted count they show never
         goes back (a lane that committed first can reach its report last)."""
         with self.standing_lock:
-            if self.standing is None or standing.accepted >= self.standing.accepted:
-                self.standing = standing
-            yield self.standing
+            yield self._keep_newest(standing)
+
+    def _keep_newest(self, standing: Standing) -> Standing:
+        """Keep `standing` if it is the newest (the most accepted); the newest. Under
+        `standing_lock`."""
+        if self.standing is None or standing.accepted >= self.standing.accepted:
+            self.standing = standing
+        return self.standing
 
     def coverage(
         self,

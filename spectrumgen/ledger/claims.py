@@ -75,7 +75,7 @@ def keep_only(
     ledger: Ledger, run_id: str, worker: str, keep: Iterable[str], lease_seconds: int
 ) -> None:
     """Renew the worker's claims on `keep` and drop its others (work its past self lost)."""
-    with ledger.sessions.begin() as session:
+    with ledger.sessions.write() as session:
         keep_only_in(session.connection(), run_id, worker, keep, lease_seconds)
 
 
@@ -102,7 +102,7 @@ def claim_cells(
 
     With `keep`, the worker's claims on those scenarios are renewed and its others dropped
     first (`keep_only`), in the same transaction."""
-    with ledger.sessions.begin() as session:
+    with ledger.sessions.write() as session:
         db = session.connection()
         if keep is not None:
             keep_only_in(db, run_id, worker, keep, lease_seconds)

@@ -11,7 +11,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -423,9 +423,7 @@ class Ledger:
                 if isinstance(spec, str):
                     return Recorded(inserted, None, stats, covered)
                 if rows is None:
-                    return replace(
-                        self._recorded(db, inserted, spec, run_id, stats), covered=covered
-                    )
+                    return self._recorded(db, inserted, spec, run_id, stats, covered)
                 # The counts read under the lock, and one row per axis for each example written
                 new = [
                     (axis, getattr(r, axis), 1, r.authenticity_score, r.authenticity_score)
@@ -446,13 +444,14 @@ class Ledger:
         spec: Spec | str,
         run_id: str,
         stats: RunStats | None = None,
+        covered: dict[CellKey, int] | None = None,
     ) -> Recorded:
         """What `record` returns, read in its transaction (the totals, unless given)."""
         stats = stats or stats_of(db.execute(_RUN_TOTALS, {"run": run_id}).first())
         if isinstance(spec, str):
-            return Recorded(written, None, stats)
+            return Recorded(written, None, stats, covered or {})
         rows = db.execute(ACCEPTED_PER_BUCKET, {"run": run_id}).all()
-        return Recorded(written, standing_of(rows, spec), stats)
+        return Recorded(written, standing_of(rows, spec), stats, covered or {})
 
     def _insert_examples(
         self, db: Connection, statements: Statements, records: list[ExampleRecord], batch_id: str
