@@ -9,6 +9,9 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+import spectrumgen.graph.lanes as lanes_module
 from spectrumgen.graph.builder import build_graph
 from spectrumgen.graph.context import RunContext
 from spectrumgen.graph.lanes import RunLanes
@@ -154,3 +157,48 @@ def test_a_lane_that_reports_an_earlier_commit_last_reports_the_newest_standing(
     with lanes.reporting(five) as newest:
         assert newest.accepted == 10
     assert lanes.standing is not None and lanes.standing.accepted == 10
+
+
+def test_lanes_take_turns_and_a_waiting_lane_gets_the_turn_when_it_is_given_up() -> None:
+    lanes = RunLanes(1, threading.BoundedSemaphore(1))
+    lanes.take_turn(0)
+    got = threading.Event()
+
+    def second_lane() -> None:
+        lanes.take_turn(1)
+        got.set()
+
+    waiter = threading.Thread(target=second_lane)
+    waiter.start()
+    assert not got.wait(0.05)  # lane 0 holds the turn (the wait is TURN_WAIT_SECONDS long)
+    lanes.give_turn(0)
+    waiter.join(5)
+    assert got.is_set() and lanes.turn_lane == 1
+
+
+def test_a_lane_gives_its_turn_up_while_it_waits_on_its_call_but_not_after_a_failed_one() -> None:
+    lanes = RunLanes(1, threading.BoundedSemaphore(1))
+    lanes.take_turn(0)
+    with lanes.call_slot(0):
+        assert lanes.turn_lane is None  # another lane may run while this one waits
+    assert lanes.turn_lane == 0
+    try:
+        with lanes.call_slot(0):
+            raise TimeoutError("the server did not answer")
+    except TimeoutError:
+        pass
+    assert lanes.turn_lane is None  # a retry's back-off does not hold up the other lanes
+
+
+def test_a_lane_goes_on_without_the_turn_when_another_keeps_it_too_long(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The turn is a hint: a lane stuck holding it (a ledger retry's back-off) cannot stop the
+    # others, and one that goes on without it cannot give away what it does not hold.
+    monkeypatch.setattr(lanes_module, "TURN_WAIT_SECONDS", 0.01)
+    lanes = RunLanes(1, threading.BoundedSemaphore(1))
+    lanes.take_turn(0)
+    lanes.take_turn(1)  # returns after 0.01 s
+    assert lanes.turn_lane == 0
+    lanes.give_turn(1)
+    assert lanes.turn_lane == 0

@@ -157,7 +157,8 @@ def make_lane(loop: CompiledStateGraph[Any, Any, Any, Any]) -> Callable[..., dic
         final: dict[str, Any] = {}
         context = node_parts(runtime, state).context
         shared = run_lanes(context.db_url, str(state.get("run_id")), context.concurrency)
-        shared.began(int(state.get("lane", 0)))
+        lane_number = int(state.get("lane", 0))
+        shared.began(lane_number)
         # A lane takes about ten steps per batch and ends by the call budget: LangGraph's
         # default limit of steps (10,000) must not end a long run whatever the caller passed.
         limit = max(int(config.get("recursion_limit") or 0), RECURSION_LIMIT)
@@ -172,6 +173,7 @@ def make_lane(loop: CompiledStateGraph[Any, Any, Any, Any]) -> Callable[..., dic
 
         configurable = {**config.get("configurable", {}), EVENTS_KEY: forward}
         inner: RunnableConfig = {**config, "configurable": configurable, "recursion_limit": limit}
+        shared.take_turn(lane_number)  # given up while it waits (`spectrumgen.graph.lanes`)
         try:
             # Only what the lane reports is read back after each step, not the whole state.
             for chunk in loop.stream(
@@ -186,8 +188,10 @@ def make_lane(loop: CompiledStateGraph[Any, Any, Any, Any]) -> Callable[..., dic
             # cells this one held (LangGraph waits for every lane before the error gets out).
             shared.stop()
             raise
+        finally:
+            shared.give_turn(lane_number)
         ended = {key: final.get(key) for key in LANE_REPORT}
-        return {"ended": [{"lane": state.get("lane", 0), **ended}]}
+        return {"ended": [{"lane": lane_number, **ended}]}
 
     return lane
 

@@ -40,6 +40,7 @@ def fan_out_batches(state: GenerationState) -> list[Send]:
         "spec": state.get("spec"),
         "overrides": state.get("overrides") or {},
         "run_id": state.get("run_id"),
+        "lane": state.get("lane", 0),
     }
     return [Send("generate", {**batch, **settings}) for batch in state.get("batches", [])]
 

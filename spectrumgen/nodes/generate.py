@@ -57,7 +57,7 @@ def make_generate(chat_model: BaseChatModel | None = None) -> Callable[..., dict
             stage=batch.stage,
         )
         slots = run_lanes(parts.context.db_url, str(task.get("run_id")), parts.context.concurrency)
-        with counting() as counted, slots.call_slot():
+        with counting() as counted, slots.call_slot(int(task.get("lane", 0))):
             try:
                 answer = call_batch(backend, system, user, schema, len(batch.scenarios))
             except BackendUnavailableError:  # retried (transport) or the run stops

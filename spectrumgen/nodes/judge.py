@@ -50,9 +50,10 @@ def judge(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         for batch_id, group in groups.items()
     }
     slots = run_lanes(parts.context.db_url, state["run_id"], parts.context.concurrency)
+    lane = int(state.get("lane", 0))
 
     def judged(batch_id: str, group: list[Outcome]) -> tuple[JudgeCall, dict[str, JudgeScore]]:
-        with slots.call_slot():  # a judge's call is a call in flight like any other
+        with slots.call_slot(lane):  # a judge's call is a call in flight like any other
             return score_batch(parts.spec, judges[batch_id], batch_id, group)
 
     workers = max(1, min(parts.context.concurrency, len(groups)))

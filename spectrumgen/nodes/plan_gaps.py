@@ -166,7 +166,7 @@ def plan_gaps(state: GenerationState, runtime: Runtime[Any]) -> dict[str, Any]:
         # Everything left is claimed by other workers: wait until they record it, or until the
         # claims of a worker that died expire, then plan again.
         parts.emit({"event": "waiting_for_workers", "claimed_by_others": len(others)})
-        shared.wait(min(WAIT_POLL_SECONDS, context.lease_seconds / 5))  # or a lane records
+        shared.wait(lane, min(WAIT_POLL_SECONDS, context.lease_seconds / 5))  # or a lane records
 
     if not cells and not wave_repairs:  # the lane ends: it holds no calls and no cells
         keep_only(ledger, run_id, worker, [], context.lease_seconds)  # others may take them over
