@@ -202,3 +202,24 @@ def test_a_lane_goes_on_without_the_turn_when_another_keeps_it_too_long(
     assert lanes.turn_lane == 0
     lanes.give_turn(1)
     assert lanes.turn_lane == 0
+
+
+def test_two_calls_of_one_lane_waiting_for_the_turn_both_go_on_when_it_comes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A lane's two batches (two models, or a judge per batch) end their calls while another
+    # lane has the turn: waking one waiting thread when the turn is given up must not leave
+    # the other waiting out TURN_WAIT_SECONDS.
+    monkeypatch.setattr(lanes_module, "TURN_WAIT_SECONDS", 60)
+    lanes = RunLanes(2, threading.BoundedSemaphore(2))
+    lanes.take_turn(0)
+    waiters = [threading.Thread(target=lanes.take_turn, args=(1,)) for _ in range(2)]
+    for waiter in waiters:
+        waiter.start()
+    while lanes.turn_waiting[1] < 2:
+        threading.Event().wait(0.001)
+    lanes.give_turn(0)
+    for waiter in waiters:
+        waiter.join(5)
+    assert not any(waiter.is_alive() for waiter in waiters)
+    assert lanes.turn_lane == 1

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -72,25 +73,33 @@ class RunLanes:
     standing_lock: threading.Lock = field(default_factory=threading.Lock)
     turn_lane: int | None = None  # the lane whose turn it is (any of its threads holds it)
     turn_changed: threading.Condition = field(default_factory=threading.Condition)
+    turn_waiting: Counter[int] = field(default_factory=Counter)  # threads waiting, per lane
 
     def take_turn(self, lane: int) -> None:
         """Wait for the turn at the interpreter (module docstring), at most `TURN_WAIT_SECONDS`;
         then the lane has it, or goes on without it. A lane that has it already goes on."""
         deadline = time.monotonic() + TURN_WAIT_SECONDS
         with self.turn_changed:
-            while self.turn_lane not in (None, lane):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                self.turn_changed.wait(left)
-            self.turn_lane = lane
+            self.turn_waiting[lane] += 1
+            try:
+                while self.turn_lane not in (None, lane):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return
+                    self.turn_changed.wait(left)
+                self.turn_lane = lane
+            finally:
+                self.turn_waiting[lane] -= 1
+            if self.turn_waiting[lane]:  # the lane's other threads (two calls of one lane)
+                self.turn_changed.notify_all()
 
     def give_turn(self, lane: int) -> None:
-        """Let the next lane run: this one waits for something else now (or it ended)."""
+        """Let the next lane run: this one waits for something else now (or it ended). One
+        waiting thread is woken, the longest waiting, not every lane."""
         with self.turn_changed:
             if self.turn_lane == lane:
                 self.turn_lane = None
-                self.turn_changed.notify_all()
+                self.turn_changed.notify()
 
     def note_standing(self, standing: Standing) -> None:
         """Keep the newest standing a lane read or recorded (counts only grow: the one with the
