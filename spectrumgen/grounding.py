@@ -5,7 +5,8 @@ needed and what is given (support_needed - support_provided) each appear in the 
 number written right after "capacity", "ceiling" (or "at most", "up to"), "gap", "need(s)" or
 "gives" ("offers", "provides") equals its field; so do both of two numbers written together
 ("they need 6.5 and 7.5": a field has one value). Without required steps (the default), such a
-stated number must still not contradict its field by more than `stated_tolerance`.
+stated number must still not contradict its field by more than `stated_tolerance`, and an amount
+stated as given must never be above the ceiling.
 """
 
 from __future__ import annotations
@@ -64,9 +65,10 @@ def grounding_problems(spec: Spec, scenario: Scenario, item: GeneratedItem) -> l
             for match in LABELLED[name].finditer(item.reasoning):
                 for stated in (float(n) for n in match.groups() if n is not None):
                     if abs(stated - value) <= tolerance:
-                        continue
-                    problem = f"reasoning says {name} {stated:g}, the fields give {value:g}"
-                    if problem not in problems:
+                        problem = _over_the_ceiling(name, stated, scenario.support_ceiling)
+                    else:
+                        problem = f"reasoning says {name} {stated:g}, the fields give {value:g}"
+                    if problem and problem not in problems:
                         problems.append(problem)
     if grounding.require_qualitative_anchors:
         words = grounding.anchors.get(scenario.capacity_level, [])
@@ -77,6 +79,14 @@ def grounding_problems(spec: Spec, scenario: Scenario, item: GeneratedItem) -> l
                 f"(one of: {', '.join(words)})"
             )
     return problems
+
+
+def _over_the_ceiling(name: str, stated: float, ceiling: float) -> str:
+    """A stated amount given above the ceiling, however close to the field: "gives all 10.4"
+    with a ceiling of 10 is a character giving more than it can (empty when it is not)."""
+    if name != "support given" or stated <= ceiling + TOLERANCE:
+        return ""
+    return f"reasoning says it gives {stated:g}, above the ceiling of {ceiling:g}"
 
 
 def grounding_rule(spec: Spec, levels: set[str]) -> str:

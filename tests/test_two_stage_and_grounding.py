@@ -141,3 +141,18 @@ def low_capacity_case(reasoning: str) -> tuple[Scenario, GeneratedItem]:
         authenticity_score=0.7,
     )
     return scenario, item
+
+
+def test_an_amount_stated_as_given_above_the_ceiling_is_flagged_even_within_the_tolerance(
+    spec: Spec,
+) -> None:
+    # A kept embedded example said "gives all 10.4" with a ceiling of 10 and a field of 10: near
+    # enough to the field, but a character giving more than it can.
+    scenario, item = low_capacity_case("Capacity 3 allows up to 5; they need 4, she gives 5.4.")
+    item = item.model_copy(update={"support_provided": 5.0})
+    assert spec.numerical_grounding.stated_tolerance >= 0.4
+    assert grounding_problems(spec, scenario, item) == [
+        "reasoning says it gives 5.4, above the ceiling of 5"
+    ]
+    at_the_ceiling = item.model_copy(update={"reasoning": "Capacity 3: at most 5; she gives 5."})
+    assert grounding_problems(spec, scenario, at_the_ceiling) == []
