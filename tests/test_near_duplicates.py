@@ -14,8 +14,10 @@ from spectrumgen.near_duplicates import (
     LSH_THRESHOLD,
     PERMUTATIONS,
     ROWS,
+    BandIndex,
     CharCounts,
     NearDuplicates,
+    minhash,
 )
 from spectrumgen.text_gates import prepare
 
@@ -150,3 +152,21 @@ def test_the_index_gives_the_garbage_collector_nothing_to_walk_per_response() ->
 def test_the_index_bands_as_datasketch_would_for_its_threshold() -> None:
     lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=PERMUTATIONS)
     assert (lsh.b, lsh.r) == (BANDS, ROWS)
+
+
+def test_the_index_names_each_row_sharing_a_band_once_in_the_order_added() -> None:
+    # What datasketch's MinHashLSH.query names: every row that shares at least one band.
+    texts = responses(300, seed=5)
+    index, lsh = BandIndex(), MinHashLSH(threshold=LSH_THRESHOLD, num_perm=PERMUTATIONS)
+    for row, text in enumerate(texts[:250]):
+        signature = minhash(prepare(text))
+        index.insert(row, signature)
+        lsh.insert(row, signature)
+    named = 0
+    for text in texts[200:]:
+        signature = minhash(prepare(text))
+        rows = index.query(signature)
+        assert rows.tolist() == sorted(lsh.query(signature))
+        named += len(rows)
+    assert named > 50  # the queries named rows (the first 50 are in the index themselves)
+    assert BandIndex().query(minhash(prepare(texts[0]))).tolist() == []
