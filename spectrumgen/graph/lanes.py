@@ -20,8 +20,8 @@ counting every worker). Workers in other processes share only the ledger, as bef
 Lanes also take turns at the interpreter. Python runs one thread at a time; two lanes that both
 want it would hand it to each other at every ledger statement (SQLite lets go of the
 interpreter's lock while it works), about 30 thread switches a batch, each one costing system
-calls and cold caches: 25-35% more CPU per batch than one lane alone when the model answers at
-once. So a lane holds the run's turn while it plans, validates and records, and gives it up only
+calls and cold caches: with a model that answers at once, 12% more CPU per batch (measured side
+by side). So a lane holds the run's turn while it plans, validates and records, and gives it up only
 while it waits: for a call slot and the model's answer, or for other lanes' claims. The turn is
 only ever a hint: a lane that waits `TURN_WAIT_SECONDS` for it goes on without it (a lane holding
 it may be stuck in a ledger retry's back-off), so no lane ever depends on another for it.
