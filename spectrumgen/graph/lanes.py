@@ -154,17 +154,23 @@ class RunLanes:
             self.covered.update(counts)
 
     @contextmanager
+    def waiting(self, lane: int) -> Iterator[None]:
+        """The lane's turn given up while it waits on something else, and taken again after (not
+        after a failure: a retry's back-off must not hold it)."""
+        self.give_turn(lane)
+        yield
+        self.take_turn(lane)
+
+    @contextmanager
     def call_slot(self, lane: int) -> Iterator[None]:
         """Hold one of the run's `concurrency` slots for an LLM call, the lane's turn given up
-        while it waits for the slot and the answer, and taken again after it (not after a failed
-        call: a retry's back-off must not hold it)."""
-        self.give_turn(lane)
-        with self.calls:
-            yield
-        # A lane waiting for the slot needs the interpreter's lock to send its call: give it
-        # now, not after up to 5 ms (the switch interval) of this lane validating and recording.
-        time.sleep(0)
-        self.take_turn(lane)
+        while it waits for the slot and the answer."""
+        with self.waiting(lane):
+            with self.calls:
+                yield
+            # A lane waiting for the slot needs the interpreter's lock to send its call: give it
+            # now, not after up to 5 ms (the switch interval) of this lane going on.
+            time.sleep(0)
 
     def take_calls(self, lane: int, wanted: int, left: int) -> int:
         """Reserve for a lane up to `wanted` of the `left` calls the ledger does not count yet,
@@ -203,10 +209,8 @@ class RunLanes:
     def wait(self, lane: int, seconds: float) -> None:
         """Sleep until a lane records, or `seconds` pass (another process may have recorded),
         the lane's turn given up meanwhile."""
-        self.give_turn(lane)
-        with self.changed:
+        with self.waiting(lane), self.changed:
             self.changed.wait(seconds)
-        self.take_turn(lane)
 
     @contextmanager
     def accepted_responses(
