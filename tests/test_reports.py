@@ -52,7 +52,12 @@ def test_quality_analysis_finds_what_a_lopsided_dataset_lacks(
     assert good["complexity_coverage"]["types_covered"] == 8
     assert good["systematic_validation"]["meets_spectrum_requirements"] is True
     assert good["rule_violations"] == {}
-    lopsided = [r for r in records if r["authenticity_target"] == "excellent"]
+    # Lowest capacity first: its ceiling is below 10 whatever order the lanes recorded in.
+    lopsided = sorted(
+        (r for r in records if r["authenticity_target"] == "excellent"),
+        key=lambda r: r["effective_capacity"],
+    )
+    assert spec.support_rule.ceiling(lopsided[0]["effective_capacity"]) < 10.0
     lopsided[0] = {**lopsided[0], "support_provided": 10.0}  # past its ceiling
     lopsided[1] = {**lopsided[1], "response": "I " + "sorry, " * 10 + "sorry."}  # a loop
     bad = quality_analysis(spec, lopsided)
