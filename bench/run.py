@@ -30,7 +30,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from dashboard import section_h  # noqa: E402
 
 from spectrumgen.compare import run_old_approach  # noqa: E402
 from spectrumgen.graph.builder import build_graph, build_lane_graph  # noqa: E402
+from spectrumgen.graph.checkpointer import open_checkpointer  # noqa: E402
 from spectrumgen.graph.context import RECURSION_LIMIT, RunContext  # noqa: E402
 from spectrumgen.llm import backend_for, call_batch  # noqa: E402
 from spectrumgen.nodes.compose import compose_scenario  # noqa: E402
@@ -439,15 +440,20 @@ def scripted_model_cpu() -> Iterator[dict[str, float]]:
         ScriptedChatModel._generate = original  # type: ignore[method-assign]
 
 
-def cpu_per_batch(folder: Path, target: int) -> tuple[float, float, int]:
+def cpu_per_batch(
+    folder: Path, target: int, checkpointed: bool = False
+) -> tuple[float, float, int]:
     """Process CPU (all threads) per batch from the run's first plan to its last record, with
-    the scripted (instant) model; and, of that, the scripted model's own CPU per reply."""
+    the scripted (instant) model; and, of that, the scripted model's own CPU per reply. With
+    `checkpointed`, the graph saves every step as the command line's does (its SQLite
+    checkpoint file beside the ledger)."""
     context = RunContext(backend="scripted", db_url=fresh_db(folder, "cpu"), concurrency=1)
-    with scripted_model_cpu() as spent:
-        graph = build_graph().compile()
+    saver = open_checkpointer(context.db_url) if checkpointed else nullcontext(None)
+    with scripted_model_cpu() as spent, saver as checkpointer:
+        graph = build_graph().compile(checkpointer=checkpointer)
         begun = ended = 0.0
         batches = 0
-        config = context.graph_config()
+        config = context.graph_config("cpu" if checkpointed else None)
         for update in graph.stream(
             {"target": target}, config, context=context, stream_mode="updates"
         ):
@@ -604,6 +610,17 @@ def section_g(folder: Path, quick: bool, postgres: bool, planned_ms: float) -> l
         "the same, one lane alone (no second lane wanting the interpreter at the same time)",
         f"{(alone[1][0] - alone[1][1]) * 1000:.1f} ms, median of 3 runs "
         f"({(alone[0][0] - alone[0][1]) * 1000:.1f}-{(alone[2][0] - alone[2][1]) * 1000:.1f})",
+        "",
+        None,
+    )
+    saved = sorted(
+        (cpu_per_batch(folder / f"cpu{n}", 250 if quick else 1000, True) for n in range(3)),
+        key=lambda run: run[0] - run[1],
+    )
+    row(
+        "the same, each step checkpointed as by the command line (SQLite)",
+        f"{(saved[1][0] - saved[1][1]) * 1000:.1f} ms, median of 3 runs "
+        f"({(saved[0][0] - saved[0][1]) * 1000:.1f}-{(saved[2][0] - saved[2][1]) * 1000:.1f})",
         "",
         None,
     )
