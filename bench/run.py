@@ -29,7 +29,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
@@ -466,6 +466,19 @@ def cpu_per_batch(
     return (ended - begun) / batches, spent["model"] / batches, batches
 
 
+def three_runs(
+    folder: Path, name: str, measure: Callable[[Path], tuple[float, float, int]]
+) -> list[tuple[float, float, int]]:
+    """Three runs of a CPU measure (`cpu_per_batch`'s results), each on a ledger of its own,
+    from least to most CPU per batch net of the model: CPU time per batch moves by a quarter
+    from run to run on a shared machine (the nodes' own share does not: `bench/node_cpu.py`)."""
+    runs = []
+    for n in range(3):
+        (folder / f"{name}{n}").mkdir()
+        runs.append(measure(folder / f"{name}{n}"))
+    return sorted(runs, key=lambda run: run[0] - run[1])
+
+
 def cpu_per_batch_one_lane(folder: Path, target: int) -> tuple[float, float, int]:
     """`cpu_per_batch` for one lane's loop run alone (`build_lane_graph`), its first plan
     starting the run: no second lane wants the interpreter at the same time. With an instant
@@ -586,44 +599,33 @@ def section_g(folder: Path, quick: bool, postgres: bool, planned_ms: float) -> l
             ">= 90%",
             busy >= 0.9,
         )
-    # Three runs, the median: CPU time per batch moves by a quarter from run to run on a
-    # shared machine (the nodes' own share does not: `python bench/node_cpu.py`).
-    runs = []
-    for n in range(3):
-        (folder / f"cpu{n}").mkdir()
-        runs.append(cpu_per_batch(folder / f"cpu{n}", 250 if quick else 1000))
-    runs.sort(key=lambda run: run[0] - run[1])
-    cpu, model, batches = runs[1]
+    size = 250 if quick else 1000
+    runs = three_runs(folder, "cpu", lambda where: cpu_per_batch(where, size))
+    low, median, high = (1000 * (cpu - model) for cpu, model, _ in runs)
+    _, model, batches = runs[1]
     row(
         "orchestration CPU per batch (plan to record, instant model)",
-        f"{(cpu - model) * 1000:.1f} ms, median of 3 runs ({(runs[0][0] - runs[0][1]) * 1000:.1f}"
-        f"-{(runs[2][0] - runs[2][1]) * 1000:.1f}; {batches} batches each; the scripted model's "
-        f"own {model * 1000:.1f} ms left out)",
+        f"{median:.1f} ms, median of 3 runs ({low:.1f}-{high:.1f}; {batches} batches each; the "
+        f"scripted model's own {model * 1000:.1f} ms left out)",
         "<= 10 ms",
-        cpu - model <= 0.010,
+        median <= 10,
     )
-    alone = sorted(
-        (cpu_per_batch_one_lane(folder / f"cpu{n}", 250 if quick else 1000) for n in range(3)),
-        key=lambda run: run[0] - run[1],
-    )
-    row(
-        "the same, one lane alone (no second lane wanting the interpreter at the same time)",
-        f"{(alone[1][0] - alone[1][1]) * 1000:.1f} ms, median of 3 runs "
-        f"({(alone[0][0] - alone[0][1]) * 1000:.1f}-{(alone[2][0] - alone[2][1]) * 1000:.1f})",
-        "",
-        None,
-    )
-    saved = sorted(
-        (cpu_per_batch(folder / f"cpu{n}", 250 if quick else 1000, True) for n in range(3)),
-        key=lambda run: run[0] - run[1],
-    )
-    row(
-        "the same, each step checkpointed as by the command line (SQLite)",
-        f"{(saved[1][0] - saved[1][1]) * 1000:.1f} ms, median of 3 runs "
-        f"({(saved[0][0] - saved[0][1]) * 1000:.1f}-{(saved[2][0] - saved[2][1]) * 1000:.1f})",
-        "",
-        None,
-    )
+    for label, name, measure in (
+        (
+            "the same, one lane alone (no second lane wanting the interpreter at the same time)",
+            "lane",
+            lambda where: cpu_per_batch_one_lane(where, size),
+        ),
+        (
+            "the same, each step checkpointed as by the command line (SQLite)",
+            "saved",
+            lambda where: cpu_per_batch(where, size, checkpointed=True),
+        ),
+    ):
+        low, median, high = (
+            1000 * (cpu - model) for cpu, model, _ in three_runs(folder, name, measure)
+        )
+        row(label, f"{median:.1f} ms, median of 3 runs ({low:.1f}-{high:.1f})", "", None)
     row(
         "planning a wave of 20, 100,000-cell spec",
         f"{planned_ms:.1f} ms",
